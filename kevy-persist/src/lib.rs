@@ -1,0 +1,1 @@
+//! Persistence of kevy (being built): snapshot and append-only log codecs.

@@ -1,0 +1,1 @@
+//! Replication of kevy (being built): per-shard backlog and the primary-replica stream.

@@ -1,0 +1,32 @@
+//! Listening sockets shared by every shard through SO_REUSEPORT: each shard
+//! binds its own listener on the same address and the kernel spreads new
+//! connections over them, so no accept hand-off between threads is needed.
+
+use std::net::{SocketAddr, TcpListener};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::TransportError;
+
+/// Backlog of pending connections per listener (Redis's `tcp-backlog`).
+pub const TCP_BACKLOG: i32 = 511;
+
+/// Binds a non-blocking listener with SO_REUSEADDR and SO_REUSEPORT set.
+pub fn bind_reuseport(addr: SocketAddr) -> Result<TcpListener, TransportError> {
+    let map = |source| TransportError::Bind { addr, source };
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).map_err(map)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true).map_err(map)?;
+    }
+    socket.set_reuse_address(true).map_err(map)?;
+    socket.set_reuse_port(true).map_err(map)?;
+    socket.set_nonblocking(true).map_err(map)?;
+    socket.bind(&addr.into()).map_err(map)?;
+    socket.listen(TCP_BACKLOG).map_err(map)?;
+    Ok(socket.into())
+}

@@ -1,0 +1,189 @@
+//! The command table and the context a command runs in.
+//!
+//! Every command is a [`CommandSpec`]: name, arity, flags, which arguments
+//! are keys, how it is routed across shards, and its handler. The shard core
+//! looks the name up, checks arity, finds the shard(s) owning the keys and
+//! runs the handler there with an [`ExecCtx`] (keyspace commands) or, on the
+//! connection's own shard, a [`crate::shard::ConnCtx`] (connection and
+//! server commands). The table is data: `COMMAND INFO/DOCS/LIST` read it.
+
+mod bits;
+mod client;
+mod command_docs;
+mod config_cmd;
+pub mod connection;
+mod dump;
+pub mod errors;
+mod expire;
+mod info;
+mod keys;
+mod server;
+mod strings;
+mod table;
+
+pub use table::{all, lookup, COMMANDS};
+
+use crate::keyspace::{Db, Keyspace};
+use crate::random::SplitMix64;
+use crate::resp::{Argv, ReplyBuf};
+use crate::shard::{ConnCtx, ShardStats};
+
+/// A keyspace command's view of the shard it runs on.
+pub struct ExecCtx<'a> {
+    pub keyspace: &'a mut Keyspace,
+    /// The client's selected database.
+    pub db_index: usize,
+    pub reply: ReplyBuf<'a>,
+    /// Wall clock in Unix milliseconds, taken once per batch of commands.
+    pub now_ms: u64,
+    /// Seconds since the server started, for access times.
+    pub clock: u32,
+    pub rng: &'a mut SplitMix64,
+    pub stats: &'a mut ShardStats,
+    pub config: &'a crate::config::Config,
+}
+
+impl ExecCtx<'_> {
+    /// The selected database.
+    pub fn db(&mut self) -> &mut Db {
+        self.keyspace.db(self.db_index)
+    }
+}
+
+/// How a command's keys are found among its arguments.
+#[derive(Clone, Copy)]
+pub enum KeySpec {
+    /// No keys.
+    None,
+    /// Keys at `first`, `first + step`, ... up to `last` (negative counts
+    /// from the end, -1 being the last argument), as in `COMMAND INFO`.
+    Range { first: i32, last: i32, step: i32 },
+    /// Keys found by a function (commands with options that name keys).
+    Custom {
+        first: i32,
+        last: i32,
+        step: i32,
+        find: fn(Argv, &mut Vec<usize>),
+    },
+}
+
+/// How replies of parts run on several shards are merged into one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gather {
+    /// Array parts whose elements go back to the positions of their keys
+    /// (`MGET`).
+    ByKeyPosition,
+    /// Integer parts summed (`DEL`, `EXISTS`, `DBSIZE`).
+    SumIntegers,
+    /// Every part answers `+OK`; the first error wins (`MSET`, `FLUSHDB`).
+    AllOk,
+    /// Array parts concatenated (`KEYS`).
+    ConcatArrays,
+    /// One non-null part, picked at random (`RANDOMKEY`).
+    AnyNonNull,
+}
+
+/// Where a command runs.
+#[derive(Clone, Copy)]
+pub enum Route {
+    /// On the connection's shard, needing no key (`PING`, `ECHO`, `TIME`).
+    Local,
+    /// On the shard owning its keys; keys on several shards are an error
+    /// unless `scatter` or `coordinated` says how to split it.
+    Keyed,
+    /// Split by shard, each part run with the same handler on its keys, and
+    /// merged; `step` arguments travel with each key (2 for `MSET`).
+    Scatter(Gather),
+    /// All-or-nothing across shards: when its keys live on several shards,
+    /// they are locked, copied to the connection's shard, the handler runs
+    /// on the copies and the changes are written back before the locks are
+    /// released (see `shard::coord`). On one shard it runs as `Keyed`.
+    Atomic,
+    /// On every shard, merged.
+    AllShards(Gather),
+    /// `SCAN`: walks the shards one after another.
+    ScanShards,
+}
+
+pub type KeyHandler = fn(&mut ExecCtx, Argv);
+pub type ConnHandler = fn(&mut ConnCtx, Argv);
+
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// Runs against a shard's keyspace (possibly another shard's).
+    Key(KeyHandler),
+    /// Runs on the connection's shard with the connection and server state.
+    Conn(ConnHandler),
+}
+
+/// One row of the command table.
+pub struct CommandSpec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: N exactly, or -N for at least N (the name counts).
+    pub arity: i32,
+    /// `COMMAND INFO` flags (`write`, `readonly`, `fast`, ...).
+    pub flags: &'static [&'static str],
+    /// `COMMAND INFO` ACL categories (`@string`, ...).
+    pub acl: &'static [&'static str],
+    pub keys: KeySpec,
+    pub route: Route,
+    pub handler: Handler,
+    /// `COMMAND DOCS` fields.
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    /// Subcommands (`CONFIG GET`, ...) for `COMMAND` listings.
+    pub subcommands: &'static [&'static str],
+}
+
+impl CommandSpec {
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i32;
+        if self.arity >= 0 {
+            argc == self.arity
+        } else {
+            argc >= -self.arity
+        }
+    }
+
+    pub fn is_write(&self) -> bool {
+        self.flags.contains(&"write")
+    }
+
+    /// Positions of the key arguments in `argv`, appended to `out`.
+    pub fn key_positions(&self, argv: Argv, out: &mut Vec<usize>) {
+        out.clear();
+        match self.keys {
+            KeySpec::None => {}
+            KeySpec::Range { first, last, step } => {
+                range_positions(argv.len(), first, last, step, out)
+            }
+            KeySpec::Custom { find, .. } => find(argv, out),
+        }
+    }
+
+    /// `(first, last, step)` as `COMMAND INFO` reports it.
+    pub fn key_range(&self) -> (i32, i32, i32) {
+        match self.keys {
+            KeySpec::None => (0, 0, 0),
+            KeySpec::Range { first, last, step }
+            | KeySpec::Custom {
+                first, last, step, ..
+            } => (first, last, step),
+        }
+    }
+}
+
+fn range_positions(argc: usize, first: i32, last: i32, step: i32, out: &mut Vec<usize>) {
+    if first <= 0 || step <= 0 {
+        return;
+    }
+    let last = if last < 0 { argc as i32 + last } else { last };
+    let mut i = first;
+    while i <= last && (i as usize) < argc {
+        out.push(i as usize);
+        i += step;
+    }
+}
+pub use connection::REDIS_VERSION;

@@ -1,0 +1,68 @@
+//! The command table: every family's specs, and a case-insensitive lookup.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use super::CommandSpec;
+
+/// Every command family's table.
+pub static COMMANDS: &[&[CommandSpec]] = &[
+    super::connection::COMMANDS,
+    super::server::COMMANDS,
+    super::strings::COMMANDS,
+    super::keys::COMMANDS,
+    super::bits::COMMANDS,
+    super::expire::COMMANDS,
+    super::dump::COMMANDS,
+    super::info::COMMANDS,
+    super::client::COMMANDS,
+    super::config_cmd::COMMANDS,
+    super::command_docs::COMMANDS,
+];
+
+/// Longest command name we look up (longer names cannot exist).
+const MAX_NAME: usize = 32;
+
+fn index() -> &'static HashMap<&'static str, &'static CommandSpec> {
+    static INDEX: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        COMMANDS
+            .iter()
+            .flat_map(|family| family.iter())
+            .map(|spec| (spec.name, spec))
+            .collect()
+    })
+}
+
+/// Finds a command by name, ignoring ASCII case.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    if name.len() > MAX_NAME {
+        return None;
+    }
+    let mut lower = [0u8; MAX_NAME];
+    for (dst, src) in lower.iter_mut().zip(name) {
+        *dst = src.to_ascii_lowercase();
+    }
+    let lower = std::str::from_utf8(&lower[..name.len()]).ok()?;
+    index().get(lower).copied()
+}
+
+/// Every command, for `COMMAND` listings.
+pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
+    COMMANDS.iter().flat_map(|family| family.iter())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_lower_case() {
+        let mut seen = std::collections::HashSet::new();
+        for spec in all() {
+            assert_eq!(spec.name, spec.name.to_ascii_lowercase());
+            assert!(seen.insert(spec.name), "duplicate {}", spec.name);
+        }
+        assert!(lookup(b"GeT").is_some());
+    }
+}

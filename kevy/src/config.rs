@@ -1,0 +1,445 @@
+//! Server configuration: one table of directives shared by the command
+//! line (`--name value`), the config file (`name value` lines) and
+//! `CONFIG GET/SET`, with Redis's names, defaults and value formats.
+//!
+//! Values are validated by kind and kept as their canonical text (what
+//! `CONFIG GET` prints); the hot fields are also parsed into typed fields
+//! of [`Config`] so commands do not parse text per request.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::glob::glob_match;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("Bad directive or wrong number of arguments")]
+    UnknownDirective(String),
+    #[error("argument must be 'yes' or 'no'")]
+    NotBool,
+    #[error("argument couldn't be parsed into an integer")]
+    NotInteger,
+    #[error("argument must be a memory value")]
+    NotMemory,
+    #[error("argument must be between {min} and {max} inclusive")]
+    OutOfRange { min: i64, max: i64 },
+    #[error("argument(s) must be one of the following: {0}")]
+    NotOneOf(String),
+    #[error("can't set immutable config")]
+    Immutable,
+    #[error("Invalid save parameters")]
+    BadSave,
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Bool,
+    Int { min: i64, max: i64 },
+    Memory,
+    Text,
+    OneOf(&'static [&'static str]),
+    Save,
+    Bind,
+}
+
+struct Directive {
+    name: &'static str,
+    kind: Kind,
+    default: &'static str,
+    /// Settable with `CONFIG SET` (else only at start).
+    mutable: bool,
+}
+
+const fn d(name: &'static str, kind: Kind, default: &'static str, mutable: bool) -> Directive {
+    Directive {
+        name,
+        kind,
+        default,
+        mutable,
+    }
+}
+
+const I32: Kind = Kind::Int {
+    min: 0,
+    max: i32::MAX as i64,
+};
+
+static DIRECTIVES: &[Directive] = &[
+    d("bind", Kind::Bind, "127.0.0.1", false),
+    d("port", Kind::Int { min: 0, max: 65535 }, "6379", false),
+    d("threads", Kind::Int { min: 0, max: 1024 }, "0", false),
+    d("dir", Kind::Text, ".", true),
+    d("dbfilename", Kind::Text, "dump.rdb", true),
+    d(
+        "databases",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        "16",
+        false,
+    ),
+    d("requirepass", Kind::Text, "", true),
+    d("masterauth", Kind::Text, "", true),
+    d("proto-max-bulk-len", Kind::Memory, "536870912", true),
+    d(
+        "client-query-buffer-limit",
+        Kind::Memory,
+        "1073741824",
+        true,
+    ),
+    d(
+        "maxclients",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        "10000",
+        true,
+    ),
+    d("hz", Kind::Int { min: 1, max: 500 }, "10", true),
+    d("timeout", I32, "0", true),
+    d("tcp-keepalive", I32, "300", true),
+    d("tcp-backlog", I32, "511", false),
+    d("maxmemory", Kind::Memory, "0", true),
+    d(
+        "maxmemory-policy",
+        Kind::OneOf(&[
+            "volatile-lru",
+            "volatile-lfu",
+            "volatile-random",
+            "volatile-ttl",
+            "allkeys-lru",
+            "allkeys-lfu",
+            "allkeys-random",
+            "noeviction",
+        ]),
+        "noeviction",
+        true,
+    ),
+    d(
+        "loglevel",
+        Kind::OneOf(&["debug", "verbose", "notice", "warning"]),
+        "notice",
+        true,
+    ),
+    d("logfile", Kind::Text, "", false),
+    d("daemonize", Kind::Bool, "no", false),
+    d("protected-mode", Kind::Bool, "yes", true),
+    d("save", Kind::Save, "3600 1 300 100 60 10000", true),
+    d("appendonly", Kind::Bool, "no", true),
+    d(
+        "appendfsync",
+        Kind::OneOf(&["always", "everysec", "no"]),
+        "everysec",
+        true,
+    ),
+    d("lazyfree-lazy-user-del", Kind::Bool, "no", true),
+    d("lazyfree-lazy-user-flush", Kind::Bool, "no", true),
+    d("lazyfree-lazy-expire", Kind::Bool, "no", true),
+    d("lazyfree-lazy-eviction", Kind::Bool, "no", true),
+    d("lazyfree-lazy-server-del", Kind::Bool, "no", true),
+    d(
+        "active-expire-effort",
+        Kind::Int { min: 1, max: 10 },
+        "1",
+        true,
+    ),
+    d(
+        "slowlog-log-slower-than",
+        Kind::Int {
+            min: -1,
+            max: i64::MAX,
+        },
+        "10000",
+        true,
+    ),
+    d(
+        "slowlog-max-len",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "128",
+        true,
+    ),
+    d("notify-keyspace-events", Kind::Text, "", true),
+    d("replica-read-only", Kind::Bool, "yes", true),
+    d("io-threads", Kind::Int { min: 1, max: 128 }, "1", false),
+    d(
+        "supervised",
+        Kind::OneOf(&["upstart", "systemd", "auto", "no"]),
+        "no",
+        false,
+    ),
+    d("pidfile", Kind::Text, "", false),
+    d("unixsocket", Kind::Text, "", false),
+    d("lfu-log-factor", I32, "10", true),
+    d("lfu-decay-time", I32, "1", true),
+    d("hash-max-listpack-entries", Kind::Memory, "128", true),
+    d("hash-max-listpack-value", Kind::Memory, "64", true),
+    d(
+        "list-max-listpack-size",
+        Kind::Int {
+            min: i32::MIN as i64,
+            max: i32::MAX as i64,
+        },
+        "-2",
+        true,
+    ),
+    d("set-max-intset-entries", Kind::Memory, "512", true),
+    d("zset-max-listpack-entries", Kind::Memory, "128", true),
+    d("zset-max-listpack-value", Kind::Memory, "64", true),
+];
+
+/// Parses a Redis memory value: bytes, or a number with `k kb m mb g gb`
+/// (case-insensitive; `k` is 1000, `kb` 1024).
+pub fn parse_memory(text: &str) -> Option<u64> {
+    let lower = text.to_ascii_lowercase();
+    let units: [(&str, u64); 6] = [
+        ("kb", 1024),
+        ("mb", 1024 * 1024),
+        ("gb", 1024 * 1024 * 1024),
+        ("k", 1000),
+        ("m", 1000 * 1000),
+        ("g", 1000 * 1000 * 1000),
+    ];
+    let (digits, mul) = units
+        .iter()
+        .find(|(suffix, _)| lower.ends_with(suffix))
+        .map(|(suffix, mul)| (&lower[..lower.len() - suffix.len()], *mul))
+        .unwrap_or((&lower[..], 1));
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+/// The configuration of a running server.
+#[derive(Clone, Debug)]
+pub struct Config {
+    values: BTreeMap<&'static str, String>,
+    pub bind: Vec<String>,
+    pub port: u16,
+    /// Shards; 0 means the number of cores.
+    pub threads: usize,
+    pub dir: PathBuf,
+    pub databases: usize,
+    pub requirepass: Option<Vec<u8>>,
+    pub proto_max_bulk_len: u64,
+    pub client_query_buffer_limit: u64,
+    pub maxclients: u64,
+    pub hz: u32,
+    /// Where the configuration was read from, for `INFO server`.
+    pub config_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut config = Config {
+            values: BTreeMap::new(),
+            bind: Vec::new(),
+            port: 0,
+            threads: 0,
+            dir: PathBuf::from("."),
+            databases: 16,
+            requirepass: None,
+            proto_max_bulk_len: 0,
+            client_query_buffer_limit: 0,
+            maxclients: 0,
+            hz: 10,
+            config_file: None,
+        };
+        for directive in DIRECTIVES {
+            config
+                .values
+                .insert(directive.name, directive.default.to_string());
+        }
+        config.refresh_typed();
+        config
+    }
+}
+
+fn canonical(kind: Kind, args: &[&str]) -> Result<String, ConfigError> {
+    let joined = args.join(" ");
+    match kind {
+        Kind::Bool => match joined.to_ascii_lowercase().as_str() {
+            "yes" => Ok("yes".into()),
+            "no" => Ok("no".into()),
+            _ => Err(ConfigError::NotBool),
+        },
+        Kind::Int { min, max } => {
+            let n: i64 = joined.parse().map_err(|_| ConfigError::NotInteger)?;
+            if n < min || n > max {
+                return Err(ConfigError::OutOfRange { min, max });
+            }
+            Ok(n.to_string())
+        }
+        Kind::Memory => parse_memory(&joined)
+            .map(|n| n.to_string())
+            .ok_or(ConfigError::NotMemory),
+        Kind::Text => Ok(joined),
+        Kind::OneOf(options) => {
+            let lower = joined.to_ascii_lowercase();
+            if options.contains(&lower.as_str()) {
+                Ok(lower)
+            } else {
+                Err(ConfigError::NotOneOf(options.join(", ")))
+            }
+        }
+        Kind::Save => {
+            let parts: Vec<&str> = joined.split_whitespace().collect();
+            if parts.len() % 2 != 0 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
+                return Err(ConfigError::BadSave);
+            }
+            Ok(parts.join(" "))
+        }
+        Kind::Bind => {
+            let addrs: Vec<&str> = joined.split_whitespace().collect();
+            if addrs.is_empty() {
+                return Err(ConfigError::Invalid(
+                    "Too many bind addresses specified.".into(),
+                ));
+            }
+            Ok(addrs.join(" "))
+        }
+    }
+}
+
+impl Config {
+    fn directive(name: &str) -> Option<&'static Directive> {
+        DIRECTIVES
+            .iter()
+            .find(|d| d.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Sets a directive at start (command line or config file).
+    pub fn set_startup(&mut self, name: &str, args: &[&str]) -> Result<(), ConfigError> {
+        let directive =
+            Self::directive(name).ok_or_else(|| ConfigError::UnknownDirective(name.to_string()))?;
+        let value = canonical(directive.kind, args)?;
+        self.values.insert(directive.name, value);
+        self.refresh_typed();
+        Ok(())
+    }
+
+    /// Sets a directive at run time (`CONFIG SET`).
+    pub fn set_runtime(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let directive =
+            Self::directive(name).ok_or_else(|| ConfigError::UnknownDirective(name.to_string()))?;
+        if !directive.mutable {
+            return Err(ConfigError::Immutable);
+        }
+        let value = canonical(directive.kind, &[value])?;
+        self.values.insert(directive.name, value);
+        self.refresh_typed();
+        Ok(())
+    }
+
+    /// True when `name` is a known directive.
+    pub fn knows(name: &str) -> bool {
+        Self::directive(name).is_some()
+    }
+
+    /// `(name, value)` of every directive matching the glob `pattern`.
+    pub fn matching(&self, pattern: &str) -> Vec<(&'static str, &str)> {
+        self.values
+            .iter()
+            .filter(|(name, _)| glob_match(pattern.as_bytes(), name.as_bytes(), true))
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    fn int(&self, name: &str) -> i64 {
+        self.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
+    }
+
+    fn refresh_typed(&mut self) {
+        self.bind = self
+            .get("bind")
+            .unwrap_or("")
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        self.port = self.int("port") as u16;
+        self.threads = self.int("threads") as usize;
+        self.dir = PathBuf::from(self.get("dir").unwrap_or("."));
+        self.databases = self.int("databases").max(1) as usize;
+        self.requirepass = match self.get("requirepass") {
+            Some("") | None => None,
+            Some(pass) => Some(pass.as_bytes().to_vec()),
+        };
+        self.proto_max_bulk_len = self.int("proto-max-bulk-len") as u64;
+        self.client_query_buffer_limit = self.int("client-query-buffer-limit") as u64;
+        self.maxclients = self.int("maxclients") as u64;
+        self.hz = self.int("hz").clamp(1, 500) as u32;
+    }
+
+    /// Reads `directive value...` lines (Redis's config file format:
+    /// `#` comments, quoted arguments).
+    pub fn load_file_text(&mut self, text: &str) -> Result<(), (usize, String, ConfigError)> {
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut scratch = Vec::new();
+            let mut ranges = Vec::new();
+            let bad = |e| (number + 1, line.to_string(), e);
+            if !crate::resp::split_config_line(line.as_bytes(), &mut scratch, &mut ranges) {
+                return Err(bad(ConfigError::Invalid(
+                    "Unbalanced quotes in configuration line".into(),
+                )));
+            }
+            let words: Vec<String> = ranges
+                .iter()
+                .map(|&(s, e)| {
+                    String::from_utf8_lossy(&scratch[s as usize..e as usize]).into_owned()
+                })
+                .collect();
+            let Some((name, args)) = words.split_first() else {
+                continue;
+            };
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            self.set_startup(name, &args).map_err(bad)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_memory_units() {
+        let mut config = Config::default();
+        assert_eq!(config.proto_max_bulk_len, 512 * 1024 * 1024);
+        assert_eq!(config.databases, 16);
+        config.set_runtime("maxmemory", "1mb").unwrap();
+        assert_eq!(config.get("maxmemory"), Some("1048576"));
+        assert_eq!(
+            config.set_runtime("maxmemory", "x"),
+            Err(ConfigError::NotMemory)
+        );
+        assert_eq!(config.set_runtime("port", "1"), Err(ConfigError::Immutable));
+        assert_eq!(config.matching("maxmemory*").len(), 2);
+    }
+
+    #[test]
+    fn config_file_lines() {
+        let mut config = Config::default();
+        config
+            .load_file_text("# comment\nport 7000\nrequirepass \"a b\"\nsave 900 1 300 10\n")
+            .unwrap();
+        assert_eq!(config.port, 7000);
+        assert_eq!(config.requirepass.as_deref(), Some(&b"a b"[..]));
+        assert!(config.load_file_text("nosuch 1\n").is_err());
+    }
+}

@@ -1,0 +1,36 @@
+//! The keyspace of one shard: its logical databases, each a [`Db`] of
+//! entries with optional expiry times, and the values they hold.
+//!
+//! Commands reach entries through [`Db`]'s lookups, which expire keys lazily
+//! (an expired key is deleted when touched and never returned); the shard's
+//! timer runs [`Db::expire_cycle`] to reclaim keys nobody touches.
+
+mod db;
+mod value;
+
+pub use db::{Db, Entry, ScanCursor};
+pub use value::{RString, Value};
+
+/// Key bytes as stored.
+pub type Key = Box<[u8]>;
+
+/// All logical databases of one shard.
+pub struct Keyspace {
+    pub dbs: Vec<Db>,
+}
+
+impl Keyspace {
+    pub fn new(databases: usize) -> Self {
+        Keyspace {
+            dbs: (0..databases).map(|_| Db::default()).collect(),
+        }
+    }
+
+    pub fn db(&mut self, index: usize) -> &mut Db {
+        &mut self.dbs[index]
+    }
+
+    pub fn swap(&mut self, a: usize, b: usize) {
+        self.dbs.swap(a, b);
+    }
+}

@@ -1,0 +1,139 @@
+//! The values a key can hold. Strings keep the encoding Redis would report
+//! (`int`, `embstr`, `raw`), because clients and tests read it through
+//! `OBJECT ENCODING`; other types join as they are implemented.
+
+/// Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`.
+pub const EMBSTR_MAX_LEN: usize = 44;
+/// Integers in `0..SHARED_INTEGERS` are shared objects in Redis, which
+/// `OBJECT REFCOUNT` reports as `i32::MAX`.
+pub const SHARED_INTEGERS: i64 = 10_000;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum RString {
+    /// A string that is the canonical decimal form of an `i64`.
+    Int(i64),
+    /// Bytes; `raw` records that Redis would report `raw` even when short
+    /// (after APPEND, SETRANGE, SETBIT and the like).
+    Bytes { data: Vec<u8>, raw: bool },
+}
+
+impl RString {
+    /// A string set by a client (`SET`, `MSET`, ...): integer-looking values
+    /// become `Int`, as Redis's `tryObjectEncoding` does.
+    pub fn from_client(data: &[u8]) -> Self {
+        if data.len() <= 20 {
+            if let Some(n) = crate::resp::num::parse_i64(data) {
+                return RString::Int(n);
+            }
+        }
+        RString::Bytes {
+            data: data.to_vec(),
+            raw: false,
+        }
+    }
+
+    /// A string that Redis builds without trying the integer encoding.
+    pub fn plain(data: Vec<u8>) -> Self {
+        RString::Bytes { data, raw: false }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            RString::Int(n) => decimal_len(*n),
+            RString::Bytes { data, .. } => data.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes; integers are rendered into `scratch`.
+    pub fn as_bytes<'a>(&'a self, scratch: &'a mut Vec<u8>) -> &'a [u8] {
+        match self {
+            RString::Int(n) => {
+                scratch.clear();
+                crate::resp::num::push_i64(scratch, *n);
+                scratch
+            }
+            RString::Bytes { data, .. } => data,
+        }
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut scratch = Vec::new();
+        self.as_bytes(&mut scratch).to_vec()
+    }
+
+    /// Makes the string mutable bytes, as Redis's `dbUnshareStringValue`
+    /// does before an in-place change; the encoding becomes `raw`.
+    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+        if let RString::Int(n) = *self {
+            let mut data = Vec::new();
+            crate::resp::num::push_i64(&mut data, n);
+            *self = RString::Bytes { data, raw: true };
+        }
+        match self {
+            RString::Bytes { data, raw } => {
+                *raw = true;
+                data
+            }
+            RString::Int(_) => unreachable!("converted to bytes just above"),
+        }
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            RString::Int(_) => "int",
+            RString::Bytes { data, raw } if !raw && data.len() <= EMBSTR_MAX_LEN => "embstr",
+            RString::Bytes { .. } => "raw",
+        }
+    }
+}
+
+fn decimal_len(n: i64) -> usize {
+    let mut len = if n < 0 { 2 } else { 1 };
+    let mut rest = n.unsigned_abs() / 10;
+    while rest > 0 {
+        len += 1;
+        rest /= 10;
+    }
+    len
+}
+
+/// A key's value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Str(RString),
+}
+
+impl Value {
+    /// The name `TYPE` reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_follow_redis() {
+        assert_eq!(RString::from_client(b"123").encoding(), "int");
+        assert_eq!(RString::from_client(b"0123").encoding(), "embstr");
+        assert_eq!(RString::from_client(&[b'a'; 45]).encoding(), "raw");
+        let mut s = RString::from_client(b"12");
+        s.make_raw().push(b'3');
+        assert_eq!(s.encoding(), "raw");
+        assert_eq!(RString::Int(-120).len(), 4);
+    }
+}

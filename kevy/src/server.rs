@@ -1,0 +1,169 @@
+//! Starting and stopping a server: binds the listeners (one per shard, all
+//! on the same addresses through SO_REUSEPORT), builds the mesh between
+//! shards, and runs each shard's core on its own thread with a backend's
+//! event loop. Also the library entry point ([`Server`]).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use kevy_transport::{ShardLoop, TransportError};
+
+use crate::config::Config;
+use crate::shard::mesh::{build_mesh, Doorbell};
+use crate::shard::{ServerShared, ShardCore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("invalid bind address '{0}'")]
+    BadBindAddress(String),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error("could not start shard thread: {0}")]
+    Thread(#[source] std::io::Error),
+    #[error("no bind address could be used")]
+    NothingBound,
+}
+
+/// A server to start: configuration in, [`RunningServer`] out.
+pub struct Server {
+    config: Config,
+}
+
+/// A running server: its addresses, and the means to stop it.
+pub struct RunningServer {
+    shared: Arc<ServerShared>,
+    doorbells: Arc<[Doorbell]>,
+    threads: Vec<JoinHandle<()>>,
+    addrs: Vec<SocketAddr>,
+}
+
+fn parse_bind(text: &str, port: u16) -> Result<(SocketAddr, bool), ServerError> {
+    let (optional, host) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let ip: IpAddr = match host {
+        "*" => IpAddr::from([0, 0, 0, 0]),
+        "::*" => IpAddr::from([0u16; 8]),
+        _ => host
+            .parse()
+            .map_err(|_| ServerError::BadBindAddress(text.to_string()))?,
+    };
+    Ok((SocketAddr::new(ip, port), optional))
+}
+
+impl Server {
+    pub fn new(config: Config) -> Self {
+        Server { config }
+    }
+
+    /// Shards to run: `threads`, or the number of cores when 0.
+    pub fn shard_count(&self) -> usize {
+        match self.config.threads {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            n => n,
+        }
+    }
+
+    /// Binds every shard's listeners, then starts the shard threads.
+    pub fn start<L: ShardLoop>(self) -> Result<RunningServer, ServerError> {
+        let shards = self.shard_count();
+        let mut binds = Vec::new();
+        for text in &self.config.bind {
+            binds.push(parse_bind(text, self.config.port)?);
+        }
+        // The first shard resolves port 0 and optional addresses; the others
+        // bind exactly what it bound.
+        let mut addrs = Vec::new();
+        let mut port = self.config.port;
+        // Probes hold each address (SO_REUSEPORT) until every shard has
+        // bound it, so a port the kernel picked cannot be taken meanwhile.
+        let mut probes = Vec::new();
+        for (addr, optional) in &binds {
+            let addr = SocketAddr::new(addr.ip(), port);
+            match L::bind(&[addr]) {
+                Ok(probe) => {
+                    if let Some(first) = probe.local_addrs().first() {
+                        port = first.port();
+                        addrs.push(*first);
+                    }
+                    probes.push(probe);
+                }
+                Err(err) if *optional => log::warn!("Could not bind {addr} (optional): {err}"),
+                Err(err) => return Err(err.into()),
+            }
+        }
+        if addrs.is_empty() {
+            return Err(ServerError::NothingBound);
+        }
+        let loops = (0..shards)
+            .map(|_| L::bind(&addrs))
+            .collect::<Result<Vec<_>, _>>()?;
+        drop(probes);
+        let doorbells: Arc<[Doorbell]> = loops.iter().map(|l| Doorbell::new(l.waker())).collect();
+        let meshes = build_mesh(doorbells.clone());
+        let shared = Arc::new(ServerShared::new(shards, port));
+        let mut threads = Vec::with_capacity(shards);
+        for (id, (shard_loop, mesh)) in loops.into_iter().zip(meshes).enumerate() {
+            let shared = shared.clone();
+            let config = self.config.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("kevy-shard-{id}"))
+                .spawn(move || {
+                    let mut core = ShardCore::new(id, shared.clone(), config, mesh);
+                    if let Err(err) = shard_loop.run(&mut core) {
+                        log::error!("Shard {id} stopped: {err}");
+                        shared.shutdown.store(true, Ordering::SeqCst);
+                    }
+                })
+                .map_err(ServerError::Thread)?;
+            threads.push(handle);
+        }
+        Ok(RunningServer {
+            shared,
+            doorbells,
+            threads,
+            addrs,
+        })
+    }
+
+    /// Starts the server on the default backend.
+    pub fn start_default(self) -> Result<RunningServer, ServerError> {
+        self.start::<kevy_transport::mio_backend::MioLoop>()
+    }
+}
+
+impl RunningServer {
+    /// The addresses the server listens on (port 0 resolved).
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    pub fn shards(&self) -> usize {
+        self.shared.shards
+    }
+
+    /// True once a `SHUTDOWN`, a signal or a failed shard stopped the server.
+    pub fn is_stopping(&self) -> bool {
+        self.shared.shutdown.load(Ordering::SeqCst)
+    }
+
+    /// Asks every shard to stop.
+    pub fn stop(&self) {
+        self.shared.shutdown.store(true, Ordering::SeqCst);
+        for bell in self.doorbells.iter() {
+            bell.ring_always();
+        }
+    }
+
+    /// Waits for every shard thread to end.
+    pub fn wait(self) {
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,575 @@
+//! Routing one parsed command: checks (existence, arity, authentication),
+//! then by [`Route`]: run here, hop to the owning shard, scatter over
+//! shards and gather, coordinate under locks, or walk shards for `SCAN`.
+//! Also the receiving side of every hop.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use kevy_transport::ConnId;
+
+use super::conn::{GatherState, ReplySlot};
+use super::coord::{self, Coordination, KeyRef, TxId, TxOp, TxOut};
+use super::gather::{merge, Merge};
+use super::mesh::{Hop, ReplyTo};
+use super::{ConnCtx, ShardCore};
+use crate::cmd::{errors, lookup, CommandSpec, ExecCtx, Gather, Handler, Route};
+use crate::resp::{Argv, OwnedArgv, ReplyBuf};
+
+/// Commands a client may run before authenticating.
+const NO_AUTH: &[&str] = &["auth", "hello", "quit"];
+
+impl ShardCore {
+    /// Runs one command of connection `id`.
+    pub(crate) fn execute(&mut self, id: ConnId, argv: Argv) {
+        let now_ms = self.now_ms;
+        let Some(conn) = self.conn(id) else {
+            return;
+        };
+        conn.last_command_ms = now_ms;
+        let Some(spec) = lookup(argv.get(0)) else {
+            let args: Vec<&[u8]> = argv.iter().skip(1).collect();
+            let text = errors::unknown_command(argv.get(0), &args);
+            self.reply_error_now(id, &text);
+            return;
+        };
+        conn.last_command = spec.name;
+        if !spec.arity_ok(argv.len()) {
+            self.reject(id, spec, &errors::wrong_args(spec.name));
+            return;
+        }
+        if !conn.authenticated && !NO_AUTH.contains(&spec.name) {
+            self.reject(id, spec, errors::NOAUTH);
+            return;
+        }
+        self.stats.total_commands_processed += 1;
+        match spec.route {
+            Route::Local => self.run_here(id, spec, argv),
+            Route::Keyed | Route::Scatter(_) | Route::Atomic => self.route_by_keys(id, spec, argv),
+            Route::AllShards(gather) => {
+                let parts: Vec<(usize, OwnedArgv)> =
+                    (0..self.shards()).map(|s| (s, argv.to_owned())).collect();
+                self.scatter(id, Merge::Gather(gather), parts, Vec::new(), 0);
+            }
+            Route::ScanShards => self.scan_shards(id, argv),
+        }
+    }
+
+    fn reject(&mut self, id: ConnId, spec: &CommandSpec, text: &str) {
+        self.stats
+            .commands
+            .entry(spec.name)
+            .or_default()
+            .rejected_calls += 1;
+        self.reply_error_now(id, text);
+    }
+
+    /// Writes an error reply in order and counts it.
+    pub(crate) fn reply_error_now(&mut self, id: ConnId, text: &str) {
+        self.stats.total_error_replies += 1;
+        if let Some(conn) = self.conn(id) {
+            let resp3 = conn.resp3;
+            ReplyBuf::new(conn.reply_buffer(), resp3).error(text);
+            conn.release_ready();
+        }
+        self.mark_dirty(id);
+    }
+
+    fn route_by_keys(&mut self, id: ConnId, spec: &'static CommandSpec, argv: Argv) {
+        let mut positions = std::mem::take(&mut self.key_positions);
+        spec.key_positions(argv, &mut positions);
+        let slots = &self.shared.slots;
+        let first = positions.first().map(|&p| slots.shard_of(argv.get(p)));
+        let single = match first {
+            None => Some(self.id),
+            Some(s) => positions
+                .iter()
+                .all(|&p| slots.shard_of(argv.get(p)) == s)
+                .then_some(s),
+        };
+        match (single, spec.route) {
+            (Some(shard), _) if shard == self.id => self.run_here(id, spec, argv),
+            (Some(shard), _) => self.forward(id, shard, argv),
+            (None, Route::Scatter(gather)) => self.scatter_keys(id, spec, argv, &positions, gather),
+            (None, Route::Atomic) => self.coordinate(id, argv, &positions),
+            (None, _) => {
+                self.reply_error_now(id, "CROSSSLOT Keys in request don't hash to the same slot")
+            }
+        }
+        self.key_positions = positions;
+    }
+
+    /// Runs a command on this shard, replying in order.
+    fn run_here(&mut self, id: ConnId, spec: &'static CommandSpec, argv: Argv) {
+        let started = Instant::now();
+        let failed = match spec.handler {
+            Handler::Key(handler) => {
+                let clock = self.clock();
+                let ShardCore {
+                    conns,
+                    keyspace,
+                    rng,
+                    stats,
+                    config,
+                    now_ms,
+                    ..
+                } = self;
+                let Some(conn) = conns.get_mut(id).and_then(Option::as_mut) else {
+                    return;
+                };
+                let (db_index, resp3) = (conn.db, conn.resp3);
+                let buf = conn.reply_buffer();
+                let start = buf.len();
+                let mut ctx = ExecCtx {
+                    keyspace,
+                    db_index,
+                    reply: ReplyBuf::new(buf, resp3),
+                    now_ms: *now_ms,
+                    clock,
+                    rng,
+                    stats,
+                    config,
+                };
+                handler(&mut ctx, argv);
+                buf.get(start) == Some(&b'-')
+            }
+            Handler::Conn(handler) => {
+                let mut ctx = ConnCtx::new(self, id);
+                handler(&mut ctx, argv);
+                ctx.finish()
+            }
+        };
+        let stat = self.stats.commands.entry(spec.name).or_default();
+        stat.calls += 1;
+        stat.usec += started.elapsed().as_micros() as u64;
+        if failed {
+            stat.failed_calls += 1;
+            self.stats.total_error_replies += 1;
+        }
+        self.mark_dirty(id);
+    }
+
+    /// Runs a keyspace command for another shard (or a part of a scattered
+    /// one), returning its reply bytes.
+    fn run_for_hop(&mut self, db_index: usize, resp3: bool, argv: Argv) -> Vec<u8> {
+        let mut out = Vec::new();
+        let Some(spec) = lookup(argv.get(0)) else {
+            ReplyBuf::new(&mut out, resp3).error("ERR unknown command");
+            return out;
+        };
+        let Handler::Key(handler) = spec.handler else {
+            ReplyBuf::new(&mut out, resp3).error("ERR command cannot run on another shard");
+            return out;
+        };
+        let clock = self.clock();
+        let started = Instant::now();
+        let mut ctx = ExecCtx {
+            keyspace: &mut self.keyspace,
+            db_index,
+            reply: ReplyBuf::new(&mut out, resp3),
+            now_ms: self.now_ms,
+            clock,
+            rng: &mut self.rng,
+            stats: &mut self.stats,
+            config: &self.config,
+        };
+        handler(&mut ctx, argv);
+        let stat = self.stats.commands.entry(spec.name).or_default();
+        stat.calls += 1;
+        stat.usec += started.elapsed().as_micros() as u64;
+        if out.first() == Some(&b'-') {
+            stat.failed_calls += 1;
+        }
+        out
+    }
+
+    fn reply_to(&mut self, id: ConnId, slot: ReplySlot) -> Option<(ReplyTo, usize, bool)> {
+        let me = self.id;
+        let conn = self.conn(id)?;
+        let seq = conn.reserve_slot(slot);
+        Some((
+            ReplyTo {
+                shard: me,
+                conn: id,
+                client_id: conn.client_id,
+                seq,
+                part: 0,
+            },
+            conn.db,
+            conn.resp3,
+        ))
+    }
+
+    fn forward(&mut self, id: ConnId, shard: usize, argv: Argv) {
+        let Some((reply_to, db, resp3)) = self.reply_to(id, ReplySlot::Pending) else {
+            return;
+        };
+        self.mesh.send(
+            shard,
+            Hop::Exec {
+                reply_to,
+                db,
+                resp3,
+                argv: argv.to_owned(),
+            },
+        );
+    }
+
+    fn scatter_keys(
+        &mut self,
+        id: ConnId,
+        spec: &CommandSpec,
+        argv: Argv,
+        positions: &[usize],
+        gather: Gather,
+    ) {
+        let (_, _, step) = spec.key_range();
+        let step = step.max(1) as usize;
+        let mut by_shard: BTreeMap<usize, (OwnedArgv, Vec<usize>)> = BTreeMap::new();
+        for (index, &pos) in positions.iter().enumerate() {
+            let shard = self.shared.slots.shard_of(argv.get(pos));
+            let (part, order) = by_shard
+                .entry(shard)
+                .or_insert_with(|| (OwnedArgv::from_slices([argv.get(0)]), Vec::new()));
+            for i in pos..(pos + step).min(argv.len()) {
+                part.push(argv.get(i));
+            }
+            order.push(index);
+        }
+        let mut parts = Vec::with_capacity(by_shard.len());
+        let mut orders = Vec::with_capacity(by_shard.len());
+        for (shard, (part, order)) in by_shard {
+            parts.push((shard, part));
+            orders.push(order);
+        }
+        self.scatter(id, Merge::Gather(gather), parts, orders, positions.len());
+    }
+
+    /// Sends each part to its shard (running this shard's inline) and
+    /// gathers the replies into one slot.
+    pub(crate) fn scatter(
+        &mut self,
+        id: ConnId,
+        merge_kind: Merge,
+        parts: Vec<(usize, OwnedArgv)>,
+        positions: Vec<Vec<usize>>,
+        total: usize,
+    ) {
+        let resp3 = self.conn(id).map(|c| c.resp3).unwrap_or(false);
+        let state = GatherState {
+            kind: merge_kind,
+            missing: parts.len(),
+            resp3,
+            parts: (0..parts.len()).map(|_| None).collect(),
+            positions,
+            total,
+        };
+        let Some((reply_to, db, resp3)) = self.reply_to(id, ReplySlot::Gathering(state)) else {
+            return;
+        };
+        for (part, (shard, argv)) in parts.into_iter().enumerate() {
+            let reply_to = ReplyTo { part, ..reply_to };
+            if shard == self.id && !self.lock.is_held() {
+                let bytes = self.run_for_hop(db, resp3, argv.argv());
+                self.deliver(reply_to, bytes);
+            } else {
+                self.mesh.send(
+                    shard,
+                    Hop::Exec {
+                        reply_to,
+                        db,
+                        resp3,
+                        argv,
+                    },
+                );
+            }
+        }
+    }
+
+    fn scan_shards(&mut self, id: ConnId, argv: Argv) {
+        let shards = self.shards() as u64;
+        let Some(cursor) = crate::resp::num::parse_u64(argv.get(1)) else {
+            self.reply_error_now(id, "ERR invalid cursor");
+            return;
+        };
+        let (local, shard) = (cursor / shards, (cursor % shards) as usize);
+        let mut part = OwnedArgv::from_slices([argv.get(0), local.to_string().as_bytes()]);
+        for arg in argv.iter().skip(2) {
+            part.push(arg);
+        }
+        self.scatter(
+            id,
+            Merge::Scan {
+                shard,
+                shards: shards as usize,
+            },
+            vec![(shard, part)],
+            Vec::new(),
+            0,
+        );
+    }
+
+    /// A reply (or part) for one of this shard's connections arrived.
+    pub(crate) fn deliver(&mut self, to: ReplyTo, bytes: Vec<u8>) {
+        let Some(conn) = self.conn(to.conn) else {
+            return;
+        };
+        if conn.client_id != to.client_id {
+            return;
+        }
+        let Some(slot) = conn.slot_mut(to.seq) else {
+            return;
+        };
+        match slot {
+            ReplySlot::Pending => *slot = ReplySlot::Ready(bytes),
+            ReplySlot::Gathering(state) => {
+                if let Some(place) = state.parts.get_mut(to.part) {
+                    if place.is_none() {
+                        *place = Some(bytes);
+                        state.missing -= 1;
+                    }
+                }
+                if state.missing == 0 {
+                    let merged = merge(state);
+                    *slot = ReplySlot::Ready(merged);
+                }
+            }
+            ReplySlot::Ready(_) | ReplySlot::Querying(_) => return,
+        }
+        if conn.release_ready() {
+            self.mark_dirty(to.conn);
+        }
+        self.close_if_done(to.conn);
+    }
+
+    fn coordinate(&mut self, id: ConnId, argv: Argv, positions: &[usize]) {
+        let owned = argv.to_owned();
+        let Some(conn) = self.conn(id) else {
+            return;
+        };
+        let (db, resp3, client_id) = (conn.db, conn.resp3, conn.client_id);
+        let mut keys: Vec<KeyRef> = Vec::with_capacity(positions.len());
+        for &p in positions {
+            let key_db = coord::key_db(&owned, p, db);
+            let key = argv.get(p);
+            if key_db >= self.config.databases
+                || keys.iter().any(|k| k.db == key_db && &*k.key == key)
+            {
+                continue;
+            }
+            keys.push(KeyRef {
+                db: key_db,
+                key: key.into(),
+                shard: self.shared.slots.shard_of(key),
+                before: None,
+            });
+        }
+        let mut shards: Vec<usize> = keys.iter().map(|k| k.shard).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        let Some((reply_to, _, _)) = self.reply_to(id, ReplySlot::Pending) else {
+            return;
+        };
+        if let Some(conn) = self.conn(id) {
+            conn.waiting_coordination = true;
+        }
+        let tx = TxId {
+            origin: self.id,
+            id: self.next_tx,
+        };
+        self.next_tx += 1;
+        let coordination = Coordination {
+            tx,
+            argv: owned,
+            conn: id,
+            client_id,
+            seq: reply_to.seq,
+            db,
+            resp3,
+            shards,
+            keys,
+            locked: 0,
+            finishing: 0,
+            reply: Vec::new(),
+        };
+        let first = coordination.shards[0];
+        let ops = coordination.lock_ops(0);
+        self.coordinations.push(coordination);
+        self.mesh.send(first, Hop::Lock { tx, ops });
+    }
+
+    /// Handles a message from another shard (or from this one).
+    pub(crate) fn handle_hop(&mut self, hop: Hop) {
+        match hop {
+            Hop::Exec {
+                reply_to,
+                db,
+                resp3,
+                argv,
+            } => {
+                if self.lock.is_held() {
+                    self.lock.defer(Hop::Exec {
+                        reply_to,
+                        db,
+                        resp3,
+                        argv,
+                    });
+                    return;
+                }
+                let bytes = self.run_for_hop(db, resp3, argv.argv());
+                self.send_reply(reply_to, bytes);
+            }
+            Hop::Reply { reply_to, bytes } => self.deliver(reply_to, bytes),
+            Hop::Query { reply_to, query } => {
+                let answer = self.answer_query(query);
+                self.mesh
+                    .send(reply_to.shard, Hop::Answer { reply_to, answer });
+            }
+            Hop::Answer { reply_to, answer } => self.deliver_answer(reply_to, answer),
+            Hop::Lock { tx, ops } => {
+                if self.lock.is_held() {
+                    self.lock.defer(Hop::Lock { tx, ops });
+                    return;
+                }
+                self.lock.acquire(tx);
+                let results = self.run_tx_ops(ops);
+                self.mesh.send(
+                    tx.origin,
+                    Hop::TxDone {
+                        tx,
+                        shard: self.id,
+                        results,
+                    },
+                );
+            }
+            Hop::Finish { tx, ops } => {
+                let results = self.run_tx_ops(ops);
+                self.lock.release(tx);
+                self.mesh.send(
+                    tx.origin,
+                    Hop::TxDone {
+                        tx,
+                        shard: self.id,
+                        results,
+                    },
+                );
+                while let Some(hop) = self.lock.next_deferred() {
+                    self.handle_hop(hop);
+                }
+            }
+            Hop::TxDone { tx, shard, results } => self.coordination_step(tx, shard, results),
+        }
+    }
+
+    /// Every shard is locked and its keys copied: runs the command on the
+    /// copies and sends each shard its writes with the release.
+    fn run_coordinated(&mut self, index: usize) {
+        let clock = self.clock();
+        let now_ms = self.now_ms;
+        let coordination = &self.coordinations[index];
+        let mut scratch = coordination.scratch(self.config.databases, clock);
+        let mut reply = Vec::new();
+        let argv = coordination.argv.clone();
+        if let Some(Handler::Key(handler)) = lookup(argv.argv().get(0)).map(|s| s.handler) {
+            let mut ctx = ExecCtx {
+                keyspace: &mut scratch,
+                db_index: coordination.db,
+                reply: ReplyBuf::new(&mut reply, coordination.resp3),
+                now_ms,
+                clock,
+                rng: &mut self.rng,
+                stats: &mut self.stats,
+                config: &self.config,
+            };
+            handler(&mut ctx, argv.argv());
+        }
+        let coordination = &mut self.coordinations[index];
+        let writes = coordination.writes(&mut scratch, now_ms);
+        coordination.reply = reply;
+        coordination.finishing = coordination.shards.len();
+        let tx = coordination.tx;
+        let targets = coordination.shards.clone();
+        for (target, ops) in targets.into_iter().zip(writes) {
+            self.mesh.send(target, Hop::Finish { tx, ops });
+        }
+    }
+
+    fn send_reply(&mut self, reply_to: ReplyTo, bytes: Vec<u8>) {
+        if reply_to.shard == self.id {
+            self.deliver(reply_to, bytes);
+        } else {
+            self.mesh
+                .send(reply_to.shard, Hop::Reply { reply_to, bytes });
+        }
+    }
+
+    fn run_tx_ops(&mut self, ops: Vec<TxOp>) -> Vec<TxOut> {
+        let now = self.now_ms;
+        let clock = self.clock();
+        ops.into_iter()
+            .map(|op| match op {
+                TxOp::Get { db, key } => TxOut::Value(
+                    self.keyspace
+                        .db(db)
+                        .get(&key, now)
+                        .map(|e| (e.value.clone(), e.expire_at)),
+                ),
+                TxOp::Put {
+                    db,
+                    key,
+                    value,
+                    expire_at,
+                } => {
+                    let db = self.keyspace.db(db);
+                    db.remove(&key);
+                    db.insert_new(key, value, expire_at, clock);
+                    TxOut::Done
+                }
+                TxOp::Del { db, key } => {
+                    self.keyspace.db(db).delete(&key, now);
+                    TxOut::Done
+                }
+            })
+            .collect()
+    }
+
+    fn coordination_step(&mut self, tx: TxId, shard: usize, results: Vec<TxOut>) {
+        let Some(index) = self.coordinations.iter().position(|c| c.tx == tx) else {
+            log::warn!("a coordination step for an unknown operation arrived from shard {shard}");
+            return;
+        };
+        let coordination = &mut self.coordinations[index];
+        if coordination.locked < coordination.shards.len() {
+            coordination.record_reads(coordination.locked, results);
+            coordination.locked += 1;
+            if coordination.locked < coordination.shards.len() {
+                let next = coordination.shards[coordination.locked];
+                let ops = coordination.lock_ops(coordination.locked);
+                self.mesh.send(next, Hop::Lock { tx, ops });
+            } else {
+                self.run_coordinated(index);
+            }
+            return;
+        }
+        let coordination = &mut self.coordinations[index];
+        coordination.finishing -= 1;
+        if coordination.finishing > 0 {
+            return;
+        }
+        let done = self.coordinations.swap_remove(index);
+        let to = ReplyTo {
+            shard: self.id,
+            conn: done.conn,
+            client_id: done.client_id,
+            seq: done.seq,
+            part: 0,
+        };
+        if let Some(conn) = self.conn(done.conn) {
+            if conn.client_id == done.client_id {
+                conn.waiting_coordination = false;
+            }
+        }
+        self.deliver(to, done.reply);
+        self.process_input(done.conn, &[]);
+    }
+}

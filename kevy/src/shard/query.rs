@@ -1,0 +1,106 @@
+//! Questions one shard asks all shards about their state, and the answers:
+//! statistics for `INFO`, client lists for `CLIENT LIST/KILL`, and
+//! configuration changes every shard must apply (`CONFIG SET`).
+
+use std::collections::BTreeMap;
+
+/// Per-command counters (`INFO commandstats`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CommandStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub rejected_calls: u64,
+    pub failed_calls: u64,
+}
+
+/// One shard's counters; summed over shards for `INFO`.
+#[derive(Clone, Debug, Default)]
+pub struct ShardStats {
+    pub total_connections_received: u64,
+    pub total_commands_processed: u64,
+    pub rejected_connections: u64,
+    pub expired_keys: u64,
+    pub evicted_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub total_net_input_bytes: u64,
+    pub total_net_output_bytes: u64,
+    pub total_error_replies: u64,
+    pub commands: BTreeMap<&'static str, CommandStat>,
+    /// Filled when answering a query.
+    pub connected_clients: u64,
+    /// `(keys, volatile keys)` per database, filled when answering.
+    pub keyspace: Vec<(u64, u64)>,
+    /// An estimate of the bytes the shard's data uses.
+    pub used_memory: u64,
+}
+
+impl ShardStats {
+    /// Adds another shard's counters to these.
+    pub fn merge(&mut self, other: &ShardStats) {
+        self.total_connections_received += other.total_connections_received;
+        self.total_commands_processed += other.total_commands_processed;
+        self.rejected_connections += other.rejected_connections;
+        self.expired_keys += other.expired_keys;
+        self.evicted_keys += other.evicted_keys;
+        self.keyspace_hits += other.keyspace_hits;
+        self.keyspace_misses += other.keyspace_misses;
+        self.total_net_input_bytes += other.total_net_input_bytes;
+        self.total_net_output_bytes += other.total_net_output_bytes;
+        self.total_error_replies += other.total_error_replies;
+        self.connected_clients += other.connected_clients;
+        self.used_memory += other.used_memory;
+        for (name, stat) in &other.commands {
+            let mine = self.commands.entry(name).or_default();
+            mine.calls += stat.calls;
+            mine.usec += stat.usec;
+            mine.rejected_calls += stat.rejected_calls;
+            mine.failed_calls += stat.failed_calls;
+        }
+        if self.keyspace.len() < other.keyspace.len() {
+            self.keyspace.resize(other.keyspace.len(), (0, 0));
+        }
+        for (mine, theirs) in self.keyspace.iter_mut().zip(&other.keyspace) {
+            mine.0 += theirs.0;
+            mine.1 += theirs.1;
+        }
+    }
+
+    /// Clears what `CONFIG RESETSTAT` resets.
+    pub fn reset(&mut self) {
+        let connections = self.connected_clients;
+        *self = ShardStats {
+            connected_clients: connections,
+            ..ShardStats::default()
+        };
+    }
+}
+
+/// Which clients a `CLIENT LIST` / `CLIENT KILL` selects.
+#[derive(Clone, Debug, Default)]
+pub struct ClientFilter {
+    pub ids: Vec<u64>,
+    pub addr: Option<String>,
+    pub laddr: Option<String>,
+    /// `CLIENT KILL ... SKIPME yes`: the asking client's id is spared.
+    pub skip_id: Option<u64>,
+    /// `TYPE normal|master|replica|pubsub`: only `normal` clients exist yet.
+    pub only_type: Option<String>,
+}
+
+pub enum Query {
+    Stats,
+    ClientList(ClientFilter),
+    ClientKill(ClientFilter),
+    /// Apply a `CONFIG SET` (already validated) on every shard.
+    ConfigSet(Vec<(String, String)>),
+    ResetStats,
+}
+
+pub enum Answer {
+    Stats(Box<ShardStats>),
+    /// `CLIENT LIST` lines.
+    Clients(Vec<String>),
+    Count(u64),
+    Done,
+}

@@ -1,0 +1,1 @@
+//! Backend-agnostic integration suite against the real kevy binary.
