@@ -1,0 +1,400 @@
+//! Differential suite: every script in `tests/differential/*.redis` runs
+//! against a real `redis-server` and against kevy (`--threads 1` and
+//! `--threads 4`); the raw RESP reply of every command must be identical,
+//! byte for byte.
+//!
+//! Script lines are commands in redis-cli's quoting. Directives:
+//! - `# ...` is a comment;
+//! - `!sort CMD ...` compares the reply's top-level elements as a sorted
+//!   list (order is unspecified, as for KEYS or SMEMBERS);
+//! - `!type CMD ...` compares only the reply's RESP type and, for arrays,
+//!   its length (values that differ by nature: TIME, RANDOMKEY, CLIENT ID);
+//! - `!sleep MS` waits (for expiry tests).
+//!
+//! When `redis-server` is not installed the suite says so on stderr and
+//! passes without comparing: CI installs it, so CI always compares.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct ServerProcess {
+    child: Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let path =
+            std::env::temp_dir().join(format!("kevy-diff-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("temp dir is creatable");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn wait_ready(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("server on port {port} did not start");
+}
+
+fn start(program: &str, args: &[String], tag: &str) -> ServerProcess {
+    let dir = TempDir::new(tag);
+    let port = free_port();
+    let mut all: Vec<String> = vec!["--port".into(), port.to_string()];
+    all.extend_from_slice(args);
+    let child = Command::new(program)
+        .args(&all)
+        .current_dir(&dir.0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+    wait_ready(port);
+    ServerProcess {
+        child,
+        port,
+        _dir: dir,
+    }
+}
+
+fn redis_server_path() -> Option<String> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("redis-server"))
+        .find(|candidate| candidate.is_file())
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// Splits a script line with redis-cli's quoting rules.
+fn split_line(line: &str) -> Option<Vec<Vec<u8>>> {
+    let mut args = Vec::new();
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        while i < bytes.len() && bytes[i] == b' ' {
+            i += 1;
+        }
+        if i >= bytes.len() {
+            break;
+        }
+        let mut arg = Vec::new();
+        let quote = match bytes[i] {
+            b'"' | b'\'' => {
+                i += 1;
+                Some(bytes[i - 1])
+            }
+            _ => None,
+        };
+        loop {
+            if i >= bytes.len() {
+                if quote.is_some() {
+                    return None;
+                }
+                break;
+            }
+            let c = bytes[i];
+            match quote {
+                None if c == b' ' => break,
+                Some(q) if c == q => {
+                    i += 1;
+                    break;
+                }
+                Some(b'"') if c == b'\\' && i + 1 < bytes.len() => {
+                    i += 1;
+                    match bytes[i] {
+                        b'n' => arg.push(b'\n'),
+                        b'r' => arg.push(b'\r'),
+                        b't' => arg.push(b'\t'),
+                        b'x' if i + 2 < bytes.len() => {
+                            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
+                            arg.push(u8::from_str_radix(hex, 16).ok()?);
+                            i += 2;
+                        }
+                        other => arg.push(other),
+                    }
+                }
+                _ => arg.push(c),
+            }
+            i += 1;
+        }
+        args.push(arg);
+    }
+    Some(args)
+}
+
+fn encode(args: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// The end of the RESP value at `pos`, or None when incomplete.
+fn value_end(buf: &[u8], pos: usize) -> Option<usize> {
+    let kind = *buf.get(pos)?;
+    let line_end = pos + buf.get(pos..)?.windows(2).position(|w| w == b"\r\n")?;
+    let after = line_end + 2;
+    let count = || {
+        std::str::from_utf8(&buf[pos + 1..line_end])
+            .ok()?
+            .parse::<i64>()
+            .ok()
+    };
+    match kind {
+        b'$' | b'=' | b'!' => {
+            let n = count()?;
+            if n < 0 {
+                return Some(after);
+            }
+            let end = after + n as usize + 2;
+            (end <= buf.len()).then_some(end)
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let n = count()?;
+            let n = if kind == b'%' || kind == b'|' {
+                2 * n
+            } else {
+                n
+            };
+            let mut at = after;
+            for _ in 0..n.max(0) {
+                at = value_end(buf, at)?;
+            }
+            Some(at)
+        }
+        _ => Some(after),
+    }
+}
+
+fn elements(reply: &[u8]) -> Vec<Vec<u8>> {
+    let Some(line_end) = reply.windows(2).position(|w| w == b"\r\n") else {
+        return Vec::new();
+    };
+    let mut at = line_end + 2;
+    let mut out = Vec::new();
+    while at < reply.len() {
+        match value_end(reply, at) {
+            Some(end) => {
+                out.push(reply[at..end].to_vec());
+                at = end;
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+struct Client {
+    port: u16,
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    fn connect(port: u16) -> Client {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        Client {
+            port,
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    fn call(&mut self, args: &[Vec<u8>]) -> Vec<u8> {
+        if self.stream.write_all(&encode(args)).is_err() {
+            *self = Client::connect(self.port);
+            if self.stream.write_all(&encode(args)).is_err() {
+                return b"<write failed>".to_vec();
+            }
+        }
+        loop {
+            if let Some(end) = value_end(&self.buf, 0) {
+                return self.buf.drain(..end).collect();
+            }
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    *self = Client::connect(self.port);
+                    return b"<connection closed>".to_vec();
+                }
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(_) => {
+                    *self = Client::connect(self.port);
+                    return b"<timeout>".to_vec();
+                }
+            }
+        }
+    }
+}
+
+fn normalize(mode: &str, reply: Vec<u8>) -> Vec<u8> {
+    match mode {
+        "sort" => {
+            let mut items = elements(&reply);
+            items.sort();
+            let header_end = reply
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .map(|p| p + 2)
+                .unwrap_or(0);
+            let mut out = reply[..header_end].to_vec();
+            for item in items {
+                out.extend(item);
+            }
+            out
+        }
+        "type" => {
+            let mut out = vec![reply.first().copied().unwrap_or(b'?')];
+            if matches!(out[0], b'*' | b'%' | b'~') {
+                out.extend_from_slice(
+                    &reply[1..reply.windows(2).position(|w| w == b"\r\n").unwrap_or(1)],
+                );
+            }
+            out
+        }
+        _ => reply,
+    }
+}
+
+fn run_script(path: &Path, redis: &mut Client, kevy: &mut Client) -> Vec<String> {
+    let text = std::fs::read_to_string(path).expect("script is readable");
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut failures = Vec::new();
+    for client in [&mut *redis, &mut *kevy] {
+        client.call(&[b"FLUSHALL".to_vec()]);
+    }
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (mode, command) = match line.split_once(' ') {
+            Some((directive, rest)) if directive.starts_with('!') => (&directive[1..], rest),
+            _ => ("exact", line),
+        };
+        if mode == "sleep" {
+            std::thread::sleep(Duration::from_millis(command.trim().parse().unwrap_or(0)));
+            continue;
+        }
+        let Some(args) = split_line(command) else {
+            failures.push(format!("{name}:{}: cannot parse line", number + 1));
+            continue;
+        };
+        let expected = normalize(mode, redis.call(&args));
+        let actual = normalize(mode, kevy.call(&args));
+        if expected != actual {
+            failures.push(format!(
+                "{name}:{}: {command}\n    redis: {}\n    kevy:  {}",
+                number + 1,
+                String::from_utf8_lossy(&expected).escape_debug(),
+                String::from_utf8_lossy(&actual).escape_debug()
+            ));
+        }
+    }
+    failures
+}
+
+fn scripts() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/differential");
+    let filter = std::env::var("KEVY_DIFF_SCRIPT").ok();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/differential exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "redis"))
+        .filter(|p| {
+            filter
+                .as_ref()
+                .is_none_or(|f| p.to_string_lossy().contains(f.as_str()))
+        })
+        .collect();
+    paths.sort();
+    paths
+}
+
+fn differential(threads: usize) {
+    let Some(redis_path) = redis_server_path() else {
+        eprintln!("\n!!! redis-server is not installed: the differential suite is SKIPPED.\n!!! Install it (apt-get install redis-server) to compare kevy with Redis.\n");
+        return;
+    };
+    let redis = start(
+        &redis_path,
+        &[
+            "--save".into(),
+            "".into(),
+            "--appendonly".into(),
+            "no".into(),
+        ],
+        "redis",
+    );
+    let kevy = start(
+        env!("CARGO_BIN_EXE_kevy"),
+        &["--threads".into(), threads.to_string()],
+        "kevy",
+    );
+    let mut failures = Vec::new();
+    for script in scripts() {
+        let mut redis_client = Client::connect(redis.port);
+        let mut kevy_client = Client::connect(kevy.port);
+        failures.extend(run_script(&script, &mut redis_client, &mut kevy_client));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} differences with --threads {threads}:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn same_replies_as_redis_on_one_shard() {
+    differential(1);
+}
+
+#[test]
+fn same_replies_as_redis_on_four_shards() {
+    differential(4);
+}
