@@ -21,7 +21,7 @@ mod server;
 mod strings;
 mod table;
 
-pub use table::{all, lookup, COMMANDS};
+pub use table::{all, count, lookup, lookup_indexed, COMMANDS};
 
 use crate::keyspace::{Db, Keyspace};
 use crate::random::SplitMix64;

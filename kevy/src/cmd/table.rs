@@ -23,19 +23,31 @@ pub static COMMANDS: &[&[CommandSpec]] = &[
 /// Longest command name we look up (longer names cannot exist).
 const MAX_NAME: usize = 32;
 
-fn index() -> &'static HashMap<&'static str, &'static CommandSpec> {
-    static INDEX: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
+type Index = HashMap<&'static str, (usize, &'static CommandSpec)>;
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
-        COMMANDS
-            .iter()
-            .flat_map(|family| family.iter())
-            .map(|spec| (spec.name, spec))
+        all()
+            .enumerate()
+            .map(|(i, spec)| (spec.name, (i, spec)))
             .collect()
     })
 }
 
 /// Finds a command by name, ignoring ASCII case.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    lookup_indexed(name).map(|(_, spec)| spec)
+}
+
+/// Number of commands in the table.
+pub fn count() -> usize {
+    index().len()
+}
+
+/// Finds a command and its position in [`all`] (the index of per-command
+/// counters), ignoring ASCII case.
+pub fn lookup_indexed(name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
     if name.len() > MAX_NAME {
         return None;
     }

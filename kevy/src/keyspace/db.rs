@@ -39,6 +39,8 @@ pub struct Db {
     free: Vec<u32>,
     volatile: Vec<u32>,
     hasher: DefaultHashBuilder,
+    /// Keys deleted because they expired (lazily or by the sweep).
+    expired: u64,
 }
 
 fn expired(entry: &Entry, now_ms: u64) -> bool {
@@ -52,6 +54,11 @@ impl Db {
 
     pub fn is_empty(&self) -> bool {
         self.table.is_empty()
+    }
+
+    /// Keys deleted so far because they expired.
+    pub fn expired_count(&self) -> u64 {
+        self.expired
     }
 
     /// Keys with an expiry time.
@@ -76,6 +83,7 @@ impl Db {
         let is_expired = matches!(&self.slots[slot as usize], Some(e) if expired(e, now_ms));
         if is_expired {
             self.remove(key);
+            self.expired += 1;
             return None;
         }
         self.slots[slot as usize].as_mut()
@@ -281,6 +289,7 @@ impl Db {
                 _ => continue,
             };
             self.remove(&key);
+            self.expired += 1;
             deleted += 1;
         }
         (sampled, deleted)
@@ -290,6 +299,7 @@ impl Db {
     pub fn clear(&mut self) {
         *self = Db {
             hasher: self.hasher.clone(),
+            expired: self.expired,
             ..Db::default()
         };
     }

@@ -11,6 +11,8 @@ mod argv;
 mod inline;
 pub mod num;
 mod parse;
+#[cfg(test)]
+mod proptests;
 mod reply;
 
 pub use argv::{Argv, OwnedArgv};

@@ -207,10 +207,10 @@ mod tests {
     #[test]
     fn multibulk_and_incomplete() {
         let (frame, args) = run(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nrest");
-        assert_eq!(frame, Ok(Frame::Multibulk { consumed: 22 }));
+        assert_eq!(frame, Ok(Frame::Multibulk { consumed: 20 }));
         assert_eq!(args, vec![b"GET".to_vec(), b"k".to_vec()]);
         let (frame, _) = run(b"*2\r\n$3\r\nGET\r\n$10\r\nk");
-        assert_eq!(frame, Ok(Frame::Incomplete { need: 29 }));
+        assert_eq!(frame, Ok(Frame::Incomplete { need: 30 }));
     }
 
     #[test]

@@ -112,6 +112,14 @@ impl ShardCore {
         match query {
             Query::Stats => {
                 let mut stats: ShardStats = self.stats.clone();
+                stats.name_counters();
+                stats.counters.clear();
+                stats.expired_keys += self
+                    .keyspace
+                    .dbs
+                    .iter()
+                    .map(|db| db.expired_count())
+                    .sum::<u64>();
                 stats.connected_clients = self.conns.iter().flatten().count() as u64;
                 stats.keyspace = self
                     .keyspace

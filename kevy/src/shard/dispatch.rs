@@ -13,7 +13,7 @@ use super::coord::{self, Coordination, KeyRef, TxId, TxOp, TxOut};
 use super::gather::{merge, Merge};
 use super::mesh::{Hop, ReplyTo};
 use super::{ConnCtx, ShardCore};
-use crate::cmd::{errors, lookup, CommandSpec, ExecCtx, Gather, Handler, Route};
+use crate::cmd::{errors, lookup, lookup_indexed, CommandSpec, ExecCtx, Gather, Handler, Route};
 use crate::resp::{Argv, OwnedArgv, ReplyBuf};
 
 /// Commands a client may run before authenticating.
@@ -27,7 +27,7 @@ impl ShardCore {
             return;
         };
         conn.last_command_ms = now_ms;
-        let Some(spec) = lookup(argv.get(0)) else {
+        let Some((index, spec)) = lookup_indexed(argv.get(0)) else {
             let args: Vec<&[u8]> = argv.iter().skip(1).collect();
             let text = errors::unknown_command(argv.get(0), &args);
             self.reply_error_now(id, &text);
@@ -35,17 +35,19 @@ impl ShardCore {
         };
         conn.last_command = spec.name;
         if !spec.arity_ok(argv.len()) {
-            self.reject(id, spec, &errors::wrong_args(spec.name));
+            self.reject(id, index, &errors::wrong_args(spec.name));
             return;
         }
         if !conn.authenticated && !NO_AUTH.contains(&spec.name) {
-            self.reject(id, spec, errors::NOAUTH);
+            self.reject(id, index, errors::NOAUTH);
             return;
         }
         self.stats.total_commands_processed += 1;
         match spec.route {
-            Route::Local => self.run_here(id, spec, argv),
-            Route::Keyed | Route::Scatter(_) | Route::Atomic => self.route_by_keys(id, spec, argv),
+            Route::Local => self.run_here(id, index, spec, argv),
+            Route::Keyed | Route::Scatter(_) | Route::Atomic => {
+                self.route_by_keys(id, index, spec, argv)
+            }
             Route::AllShards(gather) => {
                 let parts: Vec<(usize, OwnedArgv)> =
                     (0..self.shards()).map(|s| (s, argv.to_owned())).collect();
@@ -55,12 +57,8 @@ impl ShardCore {
         }
     }
 
-    fn reject(&mut self, id: ConnId, spec: &CommandSpec, text: &str) {
-        self.stats
-            .commands
-            .entry(spec.name)
-            .or_default()
-            .rejected_calls += 1;
+    fn reject(&mut self, id: ConnId, index: usize, text: &str) {
+        self.stats.counter(index).rejected_calls += 1;
         self.reply_error_now(id, text);
     }
 
@@ -75,7 +73,7 @@ impl ShardCore {
         self.mark_dirty(id);
     }
 
-    fn route_by_keys(&mut self, id: ConnId, spec: &'static CommandSpec, argv: Argv) {
+    fn route_by_keys(&mut self, id: ConnId, index: usize, spec: &'static CommandSpec, argv: Argv) {
         let mut positions = std::mem::take(&mut self.key_positions);
         spec.key_positions(argv, &mut positions);
         let slots = &self.shared.slots;
@@ -88,7 +86,7 @@ impl ShardCore {
                 .then_some(s),
         };
         match (single, spec.route) {
-            (Some(shard), _) if shard == self.id => self.run_here(id, spec, argv),
+            (Some(shard), _) if shard == self.id => self.run_here(id, index, spec, argv),
             (Some(shard), _) => self.forward(id, shard, argv),
             (None, Route::Scatter(gather)) => self.scatter_keys(id, spec, argv, &positions, gather),
             (None, Route::Atomic) => self.coordinate(id, argv, &positions),
@@ -100,7 +98,7 @@ impl ShardCore {
     }
 
     /// Runs a command on this shard, replying in order.
-    fn run_here(&mut self, id: ConnId, spec: &'static CommandSpec, argv: Argv) {
+    fn run_here(&mut self, id: ConnId, index: usize, spec: &'static CommandSpec, argv: Argv) {
         let started = Instant::now();
         let failed = match spec.handler {
             Handler::Key(handler) => {
@@ -139,7 +137,7 @@ impl ShardCore {
                 ctx.finish()
             }
         };
-        let stat = self.stats.commands.entry(spec.name).or_default();
+        let stat = self.stats.counter(index);
         stat.calls += 1;
         stat.usec += started.elapsed().as_micros() as u64;
         if failed {
@@ -153,7 +151,7 @@ impl ShardCore {
     /// one), returning its reply bytes.
     fn run_for_hop(&mut self, db_index: usize, resp3: bool, argv: Argv) -> Vec<u8> {
         let mut out = Vec::new();
-        let Some(spec) = lookup(argv.get(0)) else {
+        let Some((index, spec)) = lookup_indexed(argv.get(0)) else {
             ReplyBuf::new(&mut out, resp3).error("ERR unknown command");
             return out;
         };
@@ -174,7 +172,7 @@ impl ShardCore {
             config: &self.config,
         };
         handler(&mut ctx, argv);
-        let stat = self.stats.commands.entry(spec.name).or_default();
+        let stat = self.stats.counter(index);
         stat.calls += 1;
         stat.usec += started.elapsed().as_micros() as u64;
         if out.first() == Some(&b'-') {

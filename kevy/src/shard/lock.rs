@@ -6,10 +6,6 @@ use std::collections::VecDeque;
 use super::coord::TxId;
 use super::mesh::Hop;
 
-/// Upper bound on messages parked behind a lock; past it the shard stops
-/// reading its rings (senders keep the rest in their outboxes).
-pub const MAX_DEFERRED: usize = 1 << 20;
-
 #[derive(Default)]
 pub struct LockState {
     holder: Option<TxId>,
@@ -20,10 +16,6 @@ pub struct LockState {
 impl LockState {
     pub fn is_held(&self) -> bool {
         self.holder.is_some()
-    }
-
-    pub fn holder(&self) -> Option<TxId> {
-        self.holder
     }
 
     pub fn acquire(&mut self, tx: TxId) {
@@ -46,9 +38,5 @@ impl LockState {
             return None;
         }
         self.deferred.pop_front()
-    }
-
-    pub fn deferred_len(&self) -> usize {
-        self.deferred.len()
     }
 }

@@ -16,6 +16,8 @@ mod gather;
 mod lock;
 pub mod mesh;
 pub mod query;
+#[cfg(test)]
+mod sim_tests;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,6 +29,7 @@ pub use conn::Conn;
 use conn::OUTPUT_PAUSE_BYTES;
 pub use conn_cmds::ConnCtx;
 use coord::Coordination;
+pub use gather::value_end as gather_value_end;
 use lock::LockState;
 use mesh::Mesh;
 pub use query::{ClientFilter, CommandStat, ShardStats};
@@ -306,7 +309,6 @@ impl ShardCore {
         for db in &mut self.keyspace.dbs {
             loop {
                 let (sampled, deleted) = db.expire_cycle(&mut self.rng, now, SAMPLES);
-                self.stats.expired_keys += deleted as u64;
                 if sampled == 0 || deleted * 10 <= sampled || started.elapsed() > budget {
                     break;
                 }

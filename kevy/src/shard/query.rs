@@ -26,6 +26,9 @@ pub struct ShardStats {
     pub total_net_input_bytes: u64,
     pub total_net_output_bytes: u64,
     pub total_error_replies: u64,
+    /// Per-command counters by command table index (the hot-path form).
+    pub counters: Vec<CommandStat>,
+    /// Per-command counters by name, filled when answering a query.
     pub commands: BTreeMap<&'static str, CommandStat>,
     /// Filled when answering a query.
     pub connected_clients: u64,
@@ -36,6 +39,24 @@ pub struct ShardStats {
 }
 
 impl ShardStats {
+    /// The counters of the command at table index `index`.
+    pub fn counter(&mut self, index: usize) -> &mut CommandStat {
+        if self.counters.len() <= index {
+            self.counters
+                .resize(crate::cmd::count().max(index + 1), CommandStat::default());
+        }
+        &mut self.counters[index]
+    }
+
+    /// Fills `commands` from `counters` (commands never called are left out).
+    pub fn name_counters(&mut self) {
+        for (spec, stat) in crate::cmd::all().zip(&self.counters) {
+            if stat.calls + stat.rejected_calls + stat.failed_calls > 0 {
+                self.commands.insert(spec.name, *stat);
+            }
+        }
+    }
+
     /// Adds another shard's counters to these.
     pub fn merge(&mut self, other: &ShardStats) {
         self.total_connections_received += other.total_connections_received;
