@@ -8,6 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kevy::config::Config;
+
+/// Shards allocate buffers that other shards free (hop arguments, replies);
+/// mimalloc frees across threads without a shared arena lock, which glibc's
+/// allocator takes (measured: futex waits in the allocator under load).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use kevy::server::Server;
 
 const USAGE: &str = "Usage: kevy [/path/to/kevy.conf] [options]

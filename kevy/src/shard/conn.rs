@@ -167,6 +167,26 @@ impl Conn {
         self.slots.get_mut(index as usize)
     }
 
+    /// Fills the pending slot `seq` with `bytes`. When it is the front slot
+    /// the bytes go straight to the output (no copy into a slot). Returns
+    /// false when `seq` is not a pending slot.
+    pub fn fill_pending(&mut self, seq: u64, bytes: &[u8]) -> bool {
+        if seq == self.first_slot && matches!(self.slots.front(), Some(ReplySlot::Pending)) {
+            self.slots.pop_front();
+            self.first_slot += 1;
+            self.output.extend_from_slice(bytes);
+            self.release_ready();
+            return true;
+        }
+        match self.slot_mut(seq) {
+            Some(slot @ ReplySlot::Pending) => {
+                *slot = ReplySlot::Ready(bytes.to_vec());
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Moves completed replies at the front into the output. Returns true
     /// when the output grew.
     pub fn release_ready(&mut self) -> bool {

@@ -11,7 +11,7 @@ use kevy_transport::ConnId;
 use super::conn::{GatherState, ReplySlot};
 use super::coord::{self, Coordination, KeyRef, TxId, TxOp, TxOut};
 use super::gather::{merge, Merge};
-use super::mesh::{Hop, ReplyTo};
+use super::mesh::{ExecBatch, Hop, ReplyTo};
 use super::{ConnCtx, ShardCore};
 use crate::cmd::{errors, lookup, lookup_indexed, CommandSpec, ExecCtx, Gather, Handler, Route};
 use crate::resp::{Argv, OwnedArgv, ReplyBuf};
@@ -19,7 +19,22 @@ use crate::resp::{Argv, OwnedArgv, ReplyBuf};
 /// Commands a client may run before authenticating.
 const NO_AUTH: &[&str] = &["auth", "hello", "quit"];
 
+/// One command in this many is timed for `INFO commandstats`; reading the
+/// clock around every command costs more than the commands themselves.
+const TIMING_SAMPLE_EVERY: u64 = 16;
+
+/// The time a sampled command took, scaled to stand for the unsampled
+/// ones (0 for unsampled commands).
+fn sampled_usec(started: Option<Instant>) -> u64 {
+    started.map_or(0, |s| s.elapsed().as_micros() as u64 * TIMING_SAMPLE_EVERY)
+}
+
 impl ShardCore {
+    fn timing_sample(&mut self) -> Option<Instant> {
+        self.timing_counter = self.timing_counter.wrapping_add(1);
+        (self.timing_counter % TIMING_SAMPLE_EVERY == 0).then(Instant::now)
+    }
+
     /// Runs one command of connection `id`.
     pub(crate) fn execute(&mut self, id: ConnId, argv: Argv) {
         let now_ms = self.now_ms;
@@ -77,13 +92,14 @@ impl ShardCore {
         let mut positions = std::mem::take(&mut self.key_positions);
         spec.key_positions(argv, &mut positions);
         let slots = &self.shared.slots;
-        let first = positions.first().map(|&p| slots.shard_of(argv.get(p)));
-        let single = match first {
+        let single = match positions.split_first() {
             None => Some(self.id),
-            Some(s) => positions
-                .iter()
-                .all(|&p| slots.shard_of(argv.get(p)) == s)
-                .then_some(s),
+            Some((&first, rest)) => {
+                let shard = slots.shard_of(argv.get(first));
+                rest.iter()
+                    .all(|&p| slots.shard_of(argv.get(p)) == shard)
+                    .then_some(shard)
+            }
         };
         match (single, spec.route) {
             (Some(shard), _) if shard == self.id => self.run_here(id, index, spec, argv),
@@ -99,7 +115,7 @@ impl ShardCore {
 
     /// Runs a command on this shard, replying in order.
     fn run_here(&mut self, id: ConnId, index: usize, spec: &'static CommandSpec, argv: Argv) {
-        let started = Instant::now();
+        let started = self.timing_sample();
         let failed = match spec.handler {
             Handler::Key(handler) => {
                 let clock = self.clock();
@@ -139,7 +155,7 @@ impl ShardCore {
         };
         let stat = self.stats.counter(index);
         stat.calls += 1;
-        stat.usec += started.elapsed().as_micros() as u64;
+        stat.usec += sampled_usec(started);
         if failed {
             stat.failed_calls += 1;
             self.stats.total_error_replies += 1;
@@ -151,20 +167,27 @@ impl ShardCore {
     /// one), returning its reply bytes.
     fn run_for_hop(&mut self, db_index: usize, resp3: bool, argv: Argv) -> Vec<u8> {
         let mut out = Vec::new();
+        self.run_for_hop_into(db_index, resp3, argv, &mut out);
+        out
+    }
+
+    /// Like [`ShardCore::run_for_hop`], appending the reply to `out`.
+    fn run_for_hop_into(&mut self, db_index: usize, resp3: bool, argv: Argv, out: &mut Vec<u8>) {
+        let reply_start = out.len();
         let Some((index, spec)) = lookup_indexed(argv.get(0)) else {
-            ReplyBuf::new(&mut out, resp3).error("ERR unknown command");
-            return out;
+            ReplyBuf::new(out, resp3).error("ERR unknown command");
+            return;
         };
         let Handler::Key(handler) = spec.handler else {
-            ReplyBuf::new(&mut out, resp3).error("ERR command cannot run on another shard");
-            return out;
+            ReplyBuf::new(out, resp3).error("ERR command cannot run on another shard");
+            return;
         };
         let clock = self.clock();
-        let started = Instant::now();
+        let started = self.timing_sample();
         let mut ctx = ExecCtx {
             keyspace: &mut self.keyspace,
             db_index,
-            reply: ReplyBuf::new(&mut out, resp3),
+            reply: ReplyBuf::new(out, resp3),
             now_ms: self.now_ms,
             clock,
             rng: &mut self.rng,
@@ -174,11 +197,10 @@ impl ShardCore {
         handler(&mut ctx, argv);
         let stat = self.stats.counter(index);
         stat.calls += 1;
-        stat.usec += started.elapsed().as_micros() as u64;
-        if out.first() == Some(&b'-') {
+        stat.usec += sampled_usec(started);
+        if out.get(reply_start) == Some(&b'-') {
             stat.failed_calls += 1;
         }
-        out
     }
 
     fn reply_to(&mut self, id: ConnId, slot: ReplySlot) -> Option<(ReplyTo, usize, bool)> {
@@ -202,15 +224,7 @@ impl ShardCore {
         let Some((reply_to, db, resp3)) = self.reply_to(id, ReplySlot::Pending) else {
             return;
         };
-        self.mesh.send(
-            shard,
-            Hop::Exec {
-                reply_to,
-                db,
-                resp3,
-                argv: argv.to_owned(),
-            },
-        );
+        self.mesh.send_exec(shard, reply_to, db, resp3, argv);
     }
 
     fn scatter_keys(
@@ -418,6 +432,15 @@ impl ShardCore {
                 self.send_reply(reply_to, bytes);
             }
             Hop::Reply { reply_to, bytes } => self.deliver(reply_to, bytes),
+            Hop::ExecBatch(batch) => self.run_exec_batch(batch),
+            Hop::ReplyBatch(batch) => {
+                let mut start = 0;
+                for &(reply_to, end) in &batch.replies {
+                    let end = end as usize;
+                    self.deliver_slice(reply_to, &batch.bytes[start..end]);
+                    start = end;
+                }
+            }
             Hop::Query { reply_to, query } => {
                 let answer = self.answer_query(query);
                 self.mesh
@@ -489,6 +512,48 @@ impl ShardCore {
         let targets = coordination.shards.clone();
         for (target, ops) in targets.into_iter().zip(writes) {
             self.mesh.send(target, Hop::Finish { tx, ops });
+        }
+    }
+
+    /// Runs another shard's batch of commands, replying in one batch.
+    fn run_exec_batch(&mut self, batch: ExecBatch) {
+        for index in 0..batch.requests.len() {
+            let request = &batch.requests[index];
+            let (reply_to, db, resp3) = (request.reply_to, request.db, request.resp3);
+            let argv = batch.argv(index);
+            if self.lock.is_held() {
+                // Rare: a lock was taken by an earlier message of this batch.
+                let argv = argv.to_owned();
+                self.lock.defer(Hop::Exec {
+                    reply_to,
+                    db,
+                    resp3,
+                    argv,
+                });
+                continue;
+            }
+            let mut bytes = self.mesh.take_reply_bytes(reply_to.shard);
+            self.run_for_hop_into(db, resp3, argv, &mut bytes);
+            self.mesh.end_reply(reply_to.shard, reply_to, bytes);
+        }
+    }
+
+    /// Like [`ShardCore::deliver`] for a reply borrowed from a batch: copied
+    /// straight to the output when nothing is owed before it.
+    fn deliver_slice(&mut self, to: ReplyTo, bytes: &[u8]) {
+        let Some(conn) = self.conn(to.conn) else {
+            return;
+        };
+        if conn.client_id != to.client_id {
+            return;
+        }
+        if conn.fill_pending(to.seq, bytes) {
+            if conn.release_ready() || conn.output_len() > 0 {
+                self.mark_dirty(to.conn);
+            }
+            self.close_if_done(to.conn);
+        } else {
+            self.deliver(to, bytes.to_vec());
         }
     }
 

@@ -16,7 +16,7 @@ use kevy_transport::{ConnId, Waker};
 
 use super::coord::{TxId, TxOp, TxOut};
 use super::query::{Answer, Query};
-use crate::resp::OwnedArgv;
+use crate::resp::{Argv, OwnedArgv};
 
 /// Slots per ring. A full ring keeps the rest in the sender's outbox.
 pub const RING_CAPACITY: usize = 16 * 1024;
@@ -33,8 +33,65 @@ pub struct ReplyTo {
     pub part: usize,
 }
 
+/// One command inside an [`ExecBatch`].
+pub struct BatchedRequest {
+    pub reply_to: ReplyTo,
+    pub db: usize,
+    pub resp3: bool,
+    first_arg: u32,
+    argc: u32,
+}
+
+/// The commands one shard sends another during one loop iteration, with
+/// their arguments in one buffer: one message, three allocations, however
+/// many commands.
+#[derive(Default)]
+pub struct ExecBatch {
+    pub requests: Vec<BatchedRequest>,
+    args: Vec<u8>,
+    ranges: Vec<(u32, u32)>,
+}
+
+impl ExecBatch {
+    fn push(&mut self, reply_to: ReplyTo, db: usize, resp3: bool, argv: Argv) {
+        let first_arg = self.ranges.len() as u32;
+        for arg in argv.iter() {
+            let start = self.args.len() as u32;
+            self.args.extend_from_slice(arg);
+            self.ranges.push((start, self.args.len() as u32));
+        }
+        self.requests.push(BatchedRequest {
+            reply_to,
+            db,
+            resp3,
+            first_arg,
+            argc: argv.len() as u32,
+        });
+    }
+
+    /// The arguments of request `index`.
+    pub fn argv(&self, index: usize) -> Argv<'_> {
+        let request = &self.requests[index];
+        let first = request.first_arg as usize;
+        Argv::new(
+            &self.args,
+            &self.ranges[first..first + request.argc as usize],
+        )
+    }
+}
+
+/// Replies to an [`ExecBatch`]: each reply's end offset in `bytes`.
+#[derive(Default)]
+pub struct ReplyBatch {
+    pub replies: Vec<(ReplyTo, u32)>,
+    pub bytes: Vec<u8>,
+}
+
 /// A message between shards.
 pub enum Hop {
+    /// Run commands on the target's keyspace, reply with a `ReplyBatch`.
+    ExecBatch(ExecBatch),
+    ReplyBatch(ReplyBatch),
     /// Run a command on the target's keyspace and reply with its RESP bytes.
     Exec {
         reply_to: ReplyTo,
@@ -110,6 +167,9 @@ pub struct Mesh {
     /// `consumers[s]` receives from shard `s` (none for `me`).
     consumers: Vec<Option<rtrb::Consumer<Hop>>>,
     outbox: Vec<VecDeque<Hop>>,
+    /// Commands and replies for each target, batched until the flush.
+    open_execs: Vec<ExecBatch>,
+    open_replies: Vec<ReplyBatch>,
     local: VecDeque<Hop>,
     doorbells: Arc<[Doorbell]>,
 }
@@ -123,6 +183,8 @@ pub fn build_mesh(doorbells: Arc<[Doorbell]>) -> Vec<Mesh> {
             producers: (0..n).map(|_| None).collect(),
             consumers: (0..n).map(|_| None).collect(),
             outbox: (0..n).map(|_| VecDeque::new()).collect(),
+            open_execs: (0..n).map(|_| ExecBatch::default()).collect(),
+            open_replies: (0..n).map(|_| ReplyBatch::default()).collect(),
             local: VecDeque::new(),
             doorbells: doorbells.clone(),
         })
@@ -153,9 +215,54 @@ impl Mesh {
         }
     }
 
+    /// Queues a command for `target` in this iteration's batch.
+    pub fn send_exec(
+        &mut self,
+        target: usize,
+        reply_to: ReplyTo,
+        db: usize,
+        resp3: bool,
+        argv: Argv,
+    ) {
+        if target == self.me {
+            let argv = argv.to_owned();
+            self.local.push_back(Hop::Exec {
+                reply_to,
+                db,
+                resp3,
+                argv,
+            });
+        } else {
+            self.open_execs[target].push(reply_to, db, resp3, argv);
+        }
+    }
+
+    /// The buffer this iteration's replies to `target` are written into;
+    /// give it back with [`Mesh::end_reply`].
+    pub fn take_reply_bytes(&mut self, target: usize) -> Vec<u8> {
+        std::mem::take(&mut self.open_replies[target].bytes)
+    }
+
+    /// Records that `bytes` now ends with the reply for `reply_to`.
+    pub fn end_reply(&mut self, target: usize, reply_to: ReplyTo, bytes: Vec<u8>) {
+        let batch = &mut self.open_replies[target];
+        batch.bytes = bytes;
+        batch.replies.push((reply_to, batch.bytes.len() as u32));
+    }
+
     /// Pushes every outbox into its ring and rings each target that got
     /// something, once. Returns true when something could not be pushed.
     pub fn flush(&mut self) -> bool {
+        for target in 0..self.outbox.len() {
+            if !self.open_execs[target].requests.is_empty() {
+                let batch = std::mem::take(&mut self.open_execs[target]);
+                self.outbox[target].push_back(Hop::ExecBatch(batch));
+            }
+            if !self.open_replies[target].replies.is_empty() {
+                let batch = std::mem::take(&mut self.open_replies[target]);
+                self.outbox[target].push_back(Hop::ReplyBatch(batch));
+            }
+        }
         let mut backlog = false;
         for target in 0..self.outbox.len() {
             if self.outbox[target].is_empty() {
@@ -204,6 +311,8 @@ impl Mesh {
     pub fn has_work(&self) -> bool {
         !self.local.is_empty()
             || self.outbox.iter().any(|q| !q.is_empty())
+            || self.open_execs.iter().any(|b| !b.requests.is_empty())
+            || self.open_replies.iter().any(|b| !b.replies.is_empty())
             || self.consumers.iter().flatten().any(|c| !c.is_empty())
     }
 

@@ -100,6 +100,8 @@ pub struct ShardCore {
     lock: LockState,
     coordinations: Vec<Coordination>,
     next_tx: u64,
+    /// Counts commands to pick which ones are timed.
+    timing_counter: u64,
     receive_cursor: usize,
     now_ms: u64,
     arg_ranges: Vec<(u32, u32)>,
@@ -125,6 +127,7 @@ impl ShardCore {
             lock: LockState::default(),
             coordinations: Vec::new(),
             next_tx: 0,
+            timing_counter: 0,
             receive_cursor: 0,
             now_ms: unix_ms(),
             arg_ranges: Vec::new(),
@@ -301,6 +304,37 @@ impl ShardCore {
         }
     }
 
+    /// Closes clients idle for longer than `timeout` seconds (0: never),
+    /// as Redis does; clients waiting for a reply are not idle.
+    fn close_idle_clients(&mut self) {
+        let timeout_s: u64 = self
+            .config
+            .get("timeout")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if timeout_s == 0 {
+            return;
+        }
+        let now = unix_ms();
+        let idle: Vec<ConnId> = self
+            .conns
+            .iter()
+            .enumerate()
+            .filter_map(|(id, c)| c.as_ref().map(|c| (id, c)))
+            .filter(|(_, c)| {
+                c.owes_nothing() && now.saturating_sub(c.last_command_ms) / 1000 > timeout_s
+            })
+            .map(|(id, _)| id)
+            .collect();
+        for id in idle {
+            if let Some(conn) = self.conn(id) {
+                log::debug!("Closing idle client id={}", conn.client_id);
+                conn.close_after_replies = true;
+            }
+            self.close_if_done(id);
+        }
+    }
+
     fn active_expire(&mut self) {
         const SAMPLES: usize = 20;
         let budget = Duration::from_micros(25_000 / u64::from(self.config.hz.max(1)));
@@ -390,6 +424,7 @@ impl ShardHandler for ShardCore {
 
     fn on_tick(&mut self, _now: Instant) {
         self.active_expire();
+        self.close_idle_clients();
     }
 
     fn end_of_iteration(&mut self) {
@@ -421,6 +456,11 @@ impl ShardHandler for ShardCore {
     }
 
     fn prepare_to_park(&mut self) -> bool {
+        // Output produced after this iteration's writes (a connection resumed
+        // when its output drained) must not wait for the next event.
+        if !self.dirty.is_empty() || !self.closing.is_empty() {
+            return false;
+        }
         self.mesh.park()
     }
 
