@@ -1,6 +1,6 @@
 //! The command table: every family's specs, and a case-insensitive lookup.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::OnceLock;
 
 use super::CommandSpec;
