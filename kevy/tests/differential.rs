@@ -389,6 +389,93 @@ fn differential(threads: usize) {
     );
 }
 
+/// Raw inputs, malformed ones included, whose whole response (until the
+/// server closes the connection or goes quiet) must match Redis's.
+const RAW_CASES: &[&[u8]] = &[
+    b"PING\r\n",
+    b"\r\n\r\n  PING  \r\nECHO   \"a b\"\r\n",
+    b"ECHO \"\\x41\\n\" 'x'\r\n",
+    b"ECHO \"unbalanced\r\nPING\r\n",
+    b"ECHO \"a\"b\r\n",
+    b"*0\r\n*-1\r\nPING\r\n",
+    b"*1\r\n$4\r\nPINGXXPING\r\n",
+    b"*1\r\n+PING\r\n",
+    b"*x\r\nPING\r\n",
+    b"*3000000000\r\n",
+    b"*1\r\n$-5\r\n",
+    b"*1\r\n$536870913\r\n",
+    b"*2\r\n$4\r\nECHO\r\n$x\r\n",
+    b"*2\r\n$4\r\nECHO\r\n$3\r\nabc\r\n*1\r\n$4\r\nPING\r\n",
+    b"*1\r\n$4\r\nQUIT\r\nPING\r\n",
+    b"NOSUCH \"x\" y\r\n",
+    b"set k v\r\nget k\r\ndel k\r\n",
+];
+
+fn raw_exchange(port: u16, input: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(150)))
+        .expect("timeout");
+    stream.write_all(input).expect("write");
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut chunk) {
+        if n == 0 {
+            out.extend_from_slice(b"<closed>");
+            break;
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
+    out
+}
+
+fn raw_differential(threads: usize) {
+    let Some(redis_path) = redis_server_path() else {
+        eprintln!("\n!!! redis-server is not installed: the raw protocol comparison is SKIPPED.\n");
+        return;
+    };
+    let redis = start(
+        &redis_path,
+        &[
+            "--save".into(),
+            "".into(),
+            "--appendonly".into(),
+            "no".into(),
+        ],
+        "redis-raw",
+    );
+    let kevy = start(
+        env!("CARGO_BIN_EXE_kevy"),
+        &["--threads".into(), threads.to_string()],
+        "kevy-raw",
+    );
+    let mut failures = Vec::new();
+    for case in RAW_CASES {
+        let expected = raw_exchange(redis.port, case);
+        let actual = raw_exchange(kevy.port, case);
+        if expected != actual {
+            failures.push(format!(
+                "input {}\n    redis: {}\n    kevy:  {}",
+                String::from_utf8_lossy(case).escape_debug(),
+                String::from_utf8_lossy(&expected).escape_debug(),
+                String::from_utf8_lossy(&actual).escape_debug()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} raw protocol differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn same_wire_behaviour_as_redis_on_raw_input() {
+    raw_differential(1);
+    raw_differential(3);
+}
+
 #[test]
 fn same_replies_as_redis_on_one_shard() {
     differential(1);
