@@ -254,6 +254,15 @@ fn read_connection<H: ShardHandler>(
             Ok(n) => {
                 budget = budget.saturating_sub(n);
                 handler.on_read(id, &buf[..n]);
+                if n < buf.len() {
+                    // A short read drained the socket; with edge-triggered
+                    // epoll, data arriving later raises a new event, so the
+                    // read that would only return WouldBlock is skipped.
+                    if let Some(Some(conn)) = conns.get_mut(id) {
+                        conn.read_pending = false;
+                    }
+                    return;
+                }
             }
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                 conn.read_pending = false;
