@@ -24,14 +24,13 @@ use crate::resp::Argv;
 const BIT_ARGUMENT: &str = "ERR The bit argument must be 1 or 0.";
 const NOT_SINGLE_SOURCE: &str = "ERR BITOP NOT must be called with a single source key.";
 
-const fn bitmap_command(
+/// A one-key bitmap command's table row (key at position 1, routed to its
+/// shard).
+const fn one_key(
     name: &'static str,
     arity: i32,
     flags: &'static [&'static str],
     acl: &'static [&'static str],
-    first_key: i32,
-    last_key: i32,
-    route: Route,
     handler: KeyHandler,
     since: &'static str,
     summary: &'static str,
@@ -42,11 +41,11 @@ const fn bitmap_command(
         flags,
         acl,
         keys: KeySpec::Range {
-            first: first_key,
-            last: last_key,
+            first: 1,
+            last: 1,
             step: 1,
         },
-        route,
+        route: Route::Keyed,
         handler: Handler::Key(handler),
         group: "bitmap",
         since,
@@ -55,67 +54,62 @@ const fn bitmap_command(
     }
 }
 
+const READ: &[&str] = &["@read", "@bitmap", "@slow"];
+
 pub static COMMANDS: &[CommandSpec] = &[
-    bitmap_command(
+    one_key(
         "setbit",
         4,
         &["write", "denyoom"],
         &["@write", "@bitmap", "@slow"],
-        1,
-        1,
-        Route::Keyed,
         setbit,
         "2.2.0",
         "Sets or clears the bit at offset in the string value stored at key",
     ),
-    bitmap_command(
+    one_key(
         "getbit",
         3,
         &["readonly", "fast"],
         &["@read", "@bitmap", "@fast"],
-        1,
-        1,
-        Route::Keyed,
         getbit,
         "2.2.0",
         "Returns the bit value at offset in the string value stored at key",
     ),
-    bitmap_command(
+    one_key(
         "bitcount",
         -2,
         &["readonly"],
-        &["@read", "@bitmap", "@slow"],
-        1,
-        1,
-        Route::Keyed,
+        READ,
         bitcount,
         "2.6.0",
         "Count set bits in a string",
     ),
-    bitmap_command(
+    one_key(
         "bitpos",
         -3,
         &["readonly"],
-        &["@read", "@bitmap", "@slow"],
-        1,
-        1,
-        Route::Keyed,
+        READ,
         bitpos,
         "2.8.7",
         "Find first bit set or clear in a string",
     ),
-    bitmap_command(
-        "bitop",
-        -4,
-        &["write", "denyoom"],
-        &["@write", "@bitmap", "@slow"],
-        2,
-        -1,
-        Route::Atomic,
-        bitop,
-        "2.6.0",
-        "Perform bitwise operations between strings",
-    ),
+    CommandSpec {
+        name: "bitop",
+        arity: -4,
+        flags: &["write", "denyoom"],
+        acl: &["@write", "@bitmap", "@slow"],
+        keys: KeySpec::Range {
+            first: 2,
+            last: -1,
+            step: 1,
+        },
+        route: Route::Atomic,
+        handler: Handler::Key(bitop),
+        group: "bitmap",
+        since: "2.6.0",
+        summary: "Perform bitwise operations between strings",
+        subcommands: &[],
+    },
 ];
 
 /// Redis's `getBitOffsetFromArgument`: a bit offset whose byte lies below

@@ -6,7 +6,8 @@
 //! command shares; the handlers live in `strings/`: `set` (the SET/GET
 //! variants and their options), `edit` (APPEND, STRLEN, ranges), `counter`
 //! (the INCR family), `float` (INCRBYFLOAT's `long double` arithmetic, done
-//! in C as Redis does it) and `lcs`. A handler reads its key through
+//! in C as Redis does it) and `lcs`; `harness` runs both this family and
+//! the bitmap one in command-level tests. A handler reads its key through
 //! [`lookup_read`] (which counts keyspace hits and misses, as Redis's
 //! `lookupKeyRead`) or [`lookup_write`] (which does not), and writes the
 //! reply itself.
@@ -14,6 +15,8 @@
 mod counter;
 mod edit;
 mod float;
+#[cfg(test)]
+mod harness;
 mod lcs;
 mod set;
 
