@@ -1,56 +1,227 @@
-//! String commands: `GET SET MGET MSET MSETNX` and the rest of the family.
+//! The string family: `GET SET SETNX SETEX PSETEX GETSET GETDEL GETEX MGET
+//! MSET MSETNX APPEND STRLEN INCR DECR INCRBY DECRBY INCRBYFLOAT GETRANGE
+//! SETRANGE SUBSTR LCS`, byte-exact with Redis 7.0 (`t_string.c`).
+//!
+//! This file holds the command table and the key lookups every string
+//! command shares; the handlers live in `strings/`: `set` (the SET/GET
+//! variants and their options), `edit` (APPEND, STRLEN, ranges), `counter`
+//! (the INCR family), `float` (INCRBYFLOAT's `long double` arithmetic, done
+//! in C as Redis does it) and `lcs`; `harness` runs both this family and
+//! the bitmap one in command-level tests. A handler reads its key through
+//! [`lookup_read`] (which counts keyspace hits and misses, as Redis's
+//! `lookupKeyRead`) or [`lookup_write`] (which does not), and writes the
+//! reply itself.
 
-use super::{errors, CommandSpec, ExecCtx, Gather, Handler, KeySpec, Route};
-use crate::keyspace::{RString, Value};
-use crate::resp::Argv;
+mod counter;
+mod edit;
+mod float;
+#[cfg(test)]
+mod harness;
+mod lcs;
+mod set;
 
-const fn key1() -> KeySpec {
-    KeySpec::Range {
-        first: 1,
-        last: 1,
-        step: 1,
+use super::{CommandSpec, Gather, Handler, KeyHandler, KeySpec, Route};
+use crate::keyspace::{Db, RString, Value};
+use crate::resp::ReplyBuf;
+use crate::shard::ShardStats;
+
+/// What a key holds, as a string command sees it.
+pub(super) enum StrLookup<'k> {
+    Absent,
+    Str(&'k mut RString),
+    /// Another type: the caller replies WRONGTYPE (or its own error).
+    WrongType,
+}
+
+fn classify(value: Option<&mut Value>) -> StrLookup<'_> {
+    match value {
+        None => StrLookup::Absent,
+        Some(Value::Str(s)) => StrLookup::Str(s),
+        #[allow(unreachable_patterns)]
+        Some(_) => StrLookup::WrongType,
     }
 }
 
+/// Redis's `lookupKeyRead`: records the access and counts a keyspace hit
+/// (any live key, whatever its type) or miss.
+pub(super) fn lookup_read<'k>(
+    db: &'k mut Db,
+    stats: &mut ShardStats,
+    key: &[u8],
+    now_ms: u64,
+    clock: u32,
+) -> StrLookup<'k> {
+    let entry = db.get_touch(key, now_ms, clock);
+    if entry.is_some() {
+        stats.keyspace_hits += 1;
+    } else {
+        stats.keyspace_misses += 1;
+    }
+    classify(entry.map(|e| &mut e.value))
+}
+
+/// Redis's `lookupKeyWrite`: records the access; no hit/miss statistics.
+pub(super) fn lookup_write<'k>(
+    db: &'k mut Db,
+    key: &[u8],
+    now_ms: u64,
+    clock: u32,
+) -> StrLookup<'k> {
+    classify(db.get_touch(key, now_ms, clock).map(|e| &mut e.value))
+}
+
+/// A string value as a bulk reply (integers printed without a scratch
+/// buffer of the caller's).
+pub(super) fn reply_string(reply: &mut ReplyBuf, value: &RString) {
+    match value {
+        RString::Int(n) => reply.bulk_i64(*n),
+        RString::Bytes { data, .. } => reply.bulk(data),
+    }
+}
+
+/// The text of an option argument as Redis's C string comparisons see it:
+/// up to the first NUL byte.
+fn c_str(arg: &[u8]) -> &[u8] {
+    arg.iter()
+        .position(|&b| b == 0)
+        .map_or(arg, |nul| &arg[..nul])
+}
+
+/// `strcasecmp(arg, name) == 0`.
+pub(super) fn option_is(arg: &[u8], name: &str) -> bool {
+    c_str(arg).eq_ignore_ascii_case(name.as_bytes())
+}
+
+/// Redis's `checkStringLength`: may a string of `len` bytes grow by
+/// `append` bytes under `proto-max-bulk-len`?
+pub(super) fn length_allowed(len: u64, append: u64, max_bulk_len: u64) -> bool {
+    len.checked_add(append)
+        .is_some_and(|total| total <= max_bulk_len)
+}
+
+/// A one-key command's table row (key at position 1, routed to its shard).
+const fn one_key(
+    name: &'static str,
+    arity: i32,
+    flags: &'static [&'static str],
+    acl: &'static [&'static str],
+    handler: KeyHandler,
+    since: &'static str,
+    summary: &'static str,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        acl,
+        keys: KeySpec::Range {
+            first: 1,
+            last: 1,
+            step: 1,
+        },
+        route: Route::Keyed,
+        handler: Handler::Key(handler),
+        group: "string",
+        since,
+        summary,
+        subcommands: &[],
+    }
+}
+
+const READ_FAST: &[&str] = &["readonly", "fast"];
+const READ: &[&str] = &["readonly"];
+const WRITE_FAST: &[&str] = &["write", "denyoom", "fast"];
+const WRITE: &[&str] = &["write", "denyoom"];
+const ACL_READ_FAST: &[&str] = &["@read", "@string", "@fast"];
+const ACL_READ_SLOW: &[&str] = &["@read", "@string", "@slow"];
+const ACL_WRITE_FAST: &[&str] = &["@write", "@string", "@fast"];
+const ACL_WRITE_SLOW: &[&str] = &["@write", "@string", "@slow"];
+
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "get",
-        arity: 2,
-        flags: &["readonly", "fast"],
-        acl: &["@read", "@string", "@fast"],
-        keys: key1(),
-        route: Route::Keyed,
-        handler: Handler::Key(get),
-        group: "string",
-        since: "1.0.0",
-        summary: "Get the value of a key",
-        subcommands: &[],
-    },
-    CommandSpec {
-        name: "set",
-        arity: -3,
-        flags: &["write", "denyoom"],
-        acl: &["@write", "@string", "@slow"],
-        keys: key1(),
-        route: Route::Keyed,
-        handler: Handler::Key(set),
-        group: "string",
-        since: "1.0.0",
-        summary: "Set the string value of a key",
-        subcommands: &[],
-    },
+    one_key(
+        "get",
+        2,
+        READ_FAST,
+        ACL_READ_FAST,
+        set::get,
+        "1.0.0",
+        "Get the value of a key",
+    ),
+    one_key(
+        "set",
+        -3,
+        WRITE,
+        ACL_WRITE_SLOW,
+        set::set,
+        "1.0.0",
+        "Set the string value of a key",
+    ),
+    one_key(
+        "setnx",
+        3,
+        WRITE_FAST,
+        ACL_WRITE_FAST,
+        set::setnx,
+        "1.0.0",
+        "Set the value of a key, only if the key does not exist",
+    ),
+    one_key(
+        "setex",
+        4,
+        WRITE,
+        ACL_WRITE_SLOW,
+        set::setex,
+        "2.0.0",
+        "Set the value and expiration of a key",
+    ),
+    one_key(
+        "psetex",
+        4,
+        WRITE,
+        ACL_WRITE_SLOW,
+        set::psetex,
+        "2.6.0",
+        "Set the value and expiration in milliseconds of a key",
+    ),
+    one_key(
+        "getset",
+        3,
+        WRITE_FAST,
+        ACL_WRITE_FAST,
+        set::getset,
+        "1.0.0",
+        "Set the string value of a key and return its old value",
+    ),
+    one_key(
+        "getdel",
+        2,
+        &["write", "fast"],
+        ACL_WRITE_FAST,
+        set::getdel,
+        "6.2.0",
+        "Get the value of a key and delete the key",
+    ),
+    one_key(
+        "getex",
+        -2,
+        &["write", "fast"],
+        ACL_WRITE_FAST,
+        set::getex,
+        "6.2.0",
+        "Get the value of a key and optionally set its expiration",
+    ),
     CommandSpec {
         name: "mget",
         arity: -2,
-        flags: &["readonly", "fast"],
-        acl: &["@read", "@string", "@fast"],
+        flags: READ_FAST,
+        acl: ACL_READ_FAST,
         keys: KeySpec::Range {
             first: 1,
             last: -1,
             step: 1,
         },
         route: Route::Scatter(Gather::ByKeyPosition),
-        handler: Handler::Key(mget),
+        handler: Handler::Key(set::mget),
         group: "string",
         since: "1.0.0",
         summary: "Get the values of all the given keys",
@@ -59,15 +230,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mset",
         arity: -3,
-        flags: &["write", "denyoom"],
-        acl: &["@write", "@string", "@slow"],
+        flags: WRITE,
+        acl: ACL_WRITE_SLOW,
         keys: KeySpec::Range {
             first: 1,
             last: -1,
             step: 2,
         },
         route: Route::Scatter(Gather::AllOk),
-        handler: Handler::Key(mset),
+        handler: Handler::Key(set::mset),
         group: "string",
         since: "1.0.1",
         summary: "Set multiple keys to multiple values",
@@ -76,138 +247,165 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "msetnx",
         arity: -3,
-        flags: &["write", "denyoom"],
-        acl: &["@write", "@string", "@slow"],
+        flags: WRITE,
+        acl: ACL_WRITE_SLOW,
         keys: KeySpec::Range {
             first: 1,
             last: -1,
             step: 2,
         },
         route: Route::Atomic,
-        handler: Handler::Key(msetnx),
+        handler: Handler::Key(set::msetnx),
         group: "string",
         since: "1.0.1",
         summary: "Set multiple keys to multiple values, only if none of the keys exist",
         subcommands: &[],
     },
+    one_key(
+        "append",
+        3,
+        WRITE_FAST,
+        ACL_WRITE_FAST,
+        edit::append,
+        "2.0.0",
+        "Append a value to a key",
+    ),
+    one_key(
+        "strlen",
+        2,
+        READ_FAST,
+        ACL_READ_FAST,
+        edit::strlen,
+        "2.2.0",
+        "Get the length of the value stored in a key",
+    ),
+    one_key(
+        "getrange",
+        4,
+        READ,
+        ACL_READ_SLOW,
+        edit::getrange,
+        "2.4.0",
+        "Get a substring of the string stored at a key",
+    ),
+    one_key(
+        "substr",
+        4,
+        READ,
+        ACL_READ_SLOW,
+        edit::getrange,
+        "1.0.0",
+        "Get a substring of the string stored at a key",
+    ),
+    one_key(
+        "setrange",
+        4,
+        WRITE,
+        ACL_WRITE_SLOW,
+        edit::setrange,
+        "2.2.0",
+        "Overwrite part of a string at key starting at the specified offset",
+    ),
+    one_key(
+        "incr",
+        2,
+        WRITE_FAST,
+        ACL_WRITE_FAST,
+        counter::incr,
+        "1.0.0",
+        "Increment the integer value of a key by one",
+    ),
+    one_key(
+        "decr",
+        2,
+        WRITE_FAST,
+        ACL_WRITE_FAST,
+        counter::decr,
+        "1.0.0",
+        "Decrement the integer value of a key by one",
+    ),
+    one_key(
+        "incrby",
+        3,
+        WRITE_FAST,
+        ACL_WRITE_FAST,
+        counter::incrby,
+        "1.0.0",
+        "Increment the integer value of a key by the given amount",
+    ),
+    one_key(
+        "decrby",
+        3,
+        WRITE_FAST,
+        ACL_WRITE_FAST,
+        counter::decrby,
+        "1.0.0",
+        "Decrement the integer value of a key by the given number",
+    ),
+    one_key(
+        "incrbyfloat",
+        3,
+        WRITE_FAST,
+        ACL_WRITE_FAST,
+        counter::incrbyfloat,
+        "2.6.0",
+        "Increment the float value of a key by the given amount",
+    ),
+    CommandSpec {
+        name: "lcs",
+        arity: -3,
+        flags: READ,
+        acl: ACL_READ_SLOW,
+        keys: KeySpec::Range {
+            first: 1,
+            last: 2,
+            step: 1,
+        },
+        route: Route::Atomic,
+        handler: Handler::Key(lcs::lcs),
+        group: "string",
+        since: "7.0.0",
+        summary: "Find longest common substring",
+        subcommands: &[],
+    },
 ];
 
-/// The string at `key`: Ok(None) when absent, Err(()) after replying
-/// WRONGTYPE.
-pub fn read_string<'e>(ctx: &'e mut ExecCtx, key: &[u8]) -> Result<Option<&'e RString>, ()> {
-    let (now, clock) = (ctx.now_ms, ctx.clock);
-    let db = ctx.keyspace.db(ctx.db_index);
-    match db.get_touch(key, now, clock) {
-        None => {
-            ctx.stats.keyspace_misses += 1;
-            Ok(None)
-        }
-        Some(entry) => match &entry.value {
-            Value::Str(s) => {
-                ctx.stats.keyspace_hits += 1;
-                Ok(Some(s))
-            }
-            #[allow(unreachable_patterns)]
-            _ => {
-                ctx.reply.error(errors::WRONGTYPE);
-                Err(())
-            }
-        },
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn get(ctx: &mut ExecCtx, argv: Argv) {
-    let mut scratch = Vec::new();
-    let (now, clock) = (ctx.now_ms, ctx.clock);
-    let db = ctx.keyspace.db(ctx.db_index);
-    match db.get_touch(argv.get(1), now, clock) {
-        None => {
-            ctx.stats.keyspace_misses += 1;
-            ctx.reply.null();
-        }
-        Some(entry) => match &entry.value {
-            Value::Str(s) => {
-                ctx.stats.keyspace_hits += 1;
-                ctx.reply.bulk(s.as_bytes(&mut scratch));
-            }
-            #[allow(unreachable_patterns)]
-            _ => ctx.reply.error(errors::WRONGTYPE),
-        },
+    #[test]
+    fn options_compare_like_c_strings() {
+        assert!(option_is(b"nx", "NX"));
+        assert!(option_is(b"Nx\0junk", "NX"));
+        assert!(!option_is(b"nxx", "NX"));
+        assert!(!option_is(b"", "NX"));
     }
-}
 
-fn set(ctx: &mut ExecCtx, argv: Argv) {
-    if argv.len() != 3 {
-        ctx.reply.error(errors::SYNTAX);
-        return;
+    #[test]
+    fn length_limit_catches_overflow() {
+        assert!(length_allowed(10, 5, 15));
+        assert!(!length_allowed(10, 6, 15));
+        assert!(!length_allowed(u64::MAX, 1, u64::MAX));
     }
-    let clock = ctx.clock;
-    ctx.db().set(
-        argv.get(1),
-        Value::Str(RString::from_client(argv.get(2))),
-        false,
-        clock,
-    );
-    ctx.reply.ok();
-}
 
-fn mget(ctx: &mut ExecCtx, argv: Argv) {
-    let mut scratch = Vec::new();
-    let (now, clock) = (ctx.now_ms, ctx.clock);
-    ctx.reply.array(argv.len() - 1);
-    for key in argv.iter().skip(1) {
-        let db = ctx.keyspace.db(ctx.db_index);
-        match db.get_touch(key, now, clock).map(|e| &e.value) {
-            Some(Value::Str(s)) => {
-                ctx.stats.keyspace_hits += 1;
-                ctx.reply.bulk(s.as_bytes(&mut scratch));
-            }
-            #[allow(unreachable_patterns)]
-            _ => {
-                ctx.stats.keyspace_misses += 1;
-                ctx.reply.null();
-            }
-        }
+    #[test]
+    fn lookups_count_hits_only_for_reads() {
+        let mut db = Db::default();
+        let mut stats = ShardStats::default();
+        db.set(b"k", Value::Str(RString::from_client(b"v")), false, 0);
+        assert!(matches!(
+            lookup_read(&mut db, &mut stats, b"k", 0, 0),
+            StrLookup::Str(_)
+        ));
+        assert!(matches!(
+            lookup_read(&mut db, &mut stats, b"x", 0, 0),
+            StrLookup::Absent
+        ));
+        assert!(matches!(
+            lookup_write(&mut db, b"x", 0, 0),
+            StrLookup::Absent
+        ));
+        assert_eq!((stats.keyspace_hits, stats.keyspace_misses), (1, 1));
     }
-}
-
-fn mset(ctx: &mut ExecCtx, argv: Argv) {
-    if argv.len() % 2 == 0 {
-        ctx.reply.error(&errors::wrong_args("mset"));
-        return;
-    }
-    let clock = ctx.clock;
-    for i in (1..argv.len()).step_by(2) {
-        ctx.db().set(
-            argv.get(i),
-            Value::Str(RString::from_client(argv.get(i + 1))),
-            false,
-            clock,
-        );
-    }
-    ctx.reply.ok();
-}
-
-fn msetnx(ctx: &mut ExecCtx, argv: Argv) {
-    if argv.len() % 2 == 0 {
-        ctx.reply.error(&errors::wrong_args("msetnx"));
-        return;
-    }
-    let (now, clock) = (ctx.now_ms, ctx.clock);
-    let any = (1..argv.len())
-        .step_by(2)
-        .any(|i| ctx.db().contains(argv.get(i), now));
-    if any {
-        ctx.reply.int(0);
-        return;
-    }
-    for i in (1..argv.len()).step_by(2) {
-        ctx.db().set(
-            argv.get(i),
-            Value::Str(RString::from_client(argv.get(i + 1))),
-            false,
-            clock,
-        );
-    }
-    ctx.reply.int(1);
 }
