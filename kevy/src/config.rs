@@ -192,6 +192,17 @@ static DIRECTIVES: &[Directive] = &[
     d("set-max-intset-entries", Kind::Memory, "512", true),
     d("zset-max-listpack-entries", Kind::Memory, "128", true),
     d("zset-max-listpack-value", Kind::Memory, "64", true),
+    d("list-compress-depth", I32, "0", true),
+    d("stream-node-max-bytes", Kind::Memory, "4096", true),
+    d(
+        "stream-node-max-entries",
+        Kind::Int {
+            min: 0,
+            max: 999_999_999_999_999,
+        },
+        "100",
+        true,
+    ),
 ];
 
 /// Parses a Redis memory value: bytes, or a number with `k kb m mb g gb`

@@ -15,11 +15,17 @@ pub mod connection;
 mod dump;
 pub mod errors;
 mod expire;
+mod hash;
 mod info;
 mod keys;
+mod list;
 mod server;
+mod set;
+mod sort;
+mod stream;
 mod strings;
 mod table;
+mod zset;
 
 pub use table::{all, count, lookup, lookup_indexed, COMMANDS};
 

@@ -18,6 +18,12 @@ pub static COMMANDS: &[&[CommandSpec]] = &[
     super::client::COMMANDS,
     super::config_cmd::COMMANDS,
     super::command_docs::COMMANDS,
+    super::hash::COMMANDS,
+    super::list::COMMANDS,
+    super::set::COMMANDS,
+    super::zset::COMMANDS,
+    super::stream::COMMANDS,
+    super::sort::COMMANDS,
 ];
 
 /// Longest command name we look up (longer names cannot exist).

@@ -6,7 +6,12 @@
 //! timer runs [`Db::expire_cycle`] to reclaim keys nobody touches.
 
 mod db;
+pub mod hash;
+pub mod list;
+pub mod set;
+pub mod stream;
 mod value;
+pub mod zset;
 
 pub use db::{Db, Entry, ScanCursor};
 pub use value::{RString, Value};

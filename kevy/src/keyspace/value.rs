@@ -101,10 +101,16 @@ fn decimal_len(n: i64) -> usize {
     len
 }
 
-/// A key's value.
+/// A key's value. Each collection type lives in its own module and
+/// reports the encoding Redis would use for it (`OBJECT ENCODING`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(RString),
+    Hash(super::hash::HashValue),
+    List(super::list::ListValue),
+    Set(super::set::SetValue),
+    ZSet(super::zset::ZSetValue),
+    Stream(super::stream::StreamValue),
 }
 
 impl Value {
@@ -112,12 +118,22 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::List(l) => l.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 }

@@ -1,0 +1,5 @@
+//! (family module; commands are added here)
+
+use super::CommandSpec;
+
+pub static COMMANDS: &[CommandSpec] = &[];
