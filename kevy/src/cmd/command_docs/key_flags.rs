@@ -15,6 +15,9 @@ use crate::resp::Argv;
 /// `(position, flags)` for every key the reference's key specs find in
 /// `argv` (the command's own arguments, its name at 0).
 pub fn flags_by_position(spec: &CommandSpec, argv: Argv) -> Vec<(usize, Vec<String>)> {
+    if let Some(flags) = variable_flags(spec.name, argv) {
+        return vec![(1, flags.iter().map(|f| f.to_string()).collect())];
+    }
     let Some(specs) = reference::lookup(spec.name).and_then(|r| r.key_specs()) else {
         return derived(spec, argv);
     };
@@ -34,6 +37,37 @@ pub fn flags_by_position(spec: &CommandSpec, argv: Argv) -> Vec<(usize, Vec<Stri
         }
     }
     found
+}
+
+/// Flags of the key specs marked `variable_flags`, which depend on the
+/// arguments (Redis's `setGetKeys` and `bitfieldGetKeys`).
+fn variable_flags(name: &str, argv: Argv) -> Option<&'static [&'static str]> {
+    const READ_WRITE: &[&str] = &["RW", "access", "update"];
+    match name {
+        "set" => Some(
+            if argv.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get")) {
+                READ_WRITE
+            } else {
+                &["OW", "update"]
+            },
+        ),
+        "bitfield" => {
+            let mut i = 2;
+            while i < argv.len() {
+                let (arg, remaining) = (argv.get(i), argv.len() - i - 1);
+                if arg.eq_ignore_ascii_case(b"get") && remaining >= 2 {
+                    i += 3;
+                } else if arg.eq_ignore_ascii_case(b"overflow") && remaining >= 1 {
+                    i += 2;
+                } else {
+                    // SET, INCRBY, or a syntax error: assume a write.
+                    return Some(READ_WRITE);
+                }
+            }
+            Some(&["RO", "access"])
+        }
+        _ => None,
+    }
 }
 
 fn derived(spec: &CommandSpec, argv: Argv) -> Vec<(usize, Vec<String>)> {
@@ -171,6 +205,14 @@ mod tests {
             flags_of(&["get", "k"]),
             vec![(1, vec!["RO".to_string(), "access".to_string()])]
         );
+    }
+
+    #[test]
+    fn variable_flags_follow_arguments() {
+        let ow = vec!["OW".to_string(), "update".to_string()];
+        assert_eq!(flags_of(&["set", "k", "v"]), vec![(1, ow)]);
+        let rw: Vec<String> = ["RW", "access", "update"].map(String::from).to_vec();
+        assert_eq!(flags_of(&["set", "k", "v", "GET"]), vec![(1, rw)]);
     }
 
     #[test]
