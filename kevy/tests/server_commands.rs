@@ -281,6 +281,24 @@ fn info_reports_sections_counts_and_keyspace() {
     let stats = clients[3].call(&["INFO", "commandstats"]).text();
     assert_eq!(field(&stats, "cmdstat_set"), None, "{stats}");
 
+    // Replies that wait for every shard keep their place in a pipeline.
+    clients[5].send(&["INFO", "keyspace"]);
+    clients[5].send(&["PING"]);
+    clients[5].send(&["CLIENT", "LIST"]);
+    clients[5].send(&["ECHO", "last"]);
+    assert!(clients[5]
+        .read()
+        .expect("INFO")
+        .text()
+        .starts_with("# Keyspace"));
+    assert_eq!(clients[5].read(), Some(Value::Simple("PONG".into())));
+    assert!(clients[5]
+        .read()
+        .expect("CLIENT LIST")
+        .text()
+        .starts_with("id="));
+    assert_eq!(clients[5].read(), Some(Value::Bulk(b"last".to_vec())));
+
     clients[4].call(&["HELLO", "3"]);
     match clients[4].call(&["INFO", "cpu"]) {
         Value::Verbatim(text) => assert!(text.starts_with("# CPU\r\n")),
@@ -413,6 +431,42 @@ fn config_set_applies_on_every_shard() {
         let mut client = Client::connect(server.port);
         assert_eq!(client.call(&["GET", "k"]), Value::Null);
     }
+}
+
+#[test]
+fn config_rewrite_updates_the_config_file() {
+    let dir = std::env::temp_dir().join(format!("kevy-rewrite-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("kevy.conf");
+    std::fs::write(&path, "# kept comment\nhz 10\nmaxmemory 0\n").expect("config written");
+    let server = start(
+        env!("CARGO_BIN_EXE_kevy"),
+        &[
+            "--threads",
+            "2",
+            "--config",
+            path.to_str().expect("utf-8 path"),
+        ],
+    );
+    let mut client = Client::connect(server.port);
+    let text = client.call(&["INFO", "server"]).text();
+    assert!(field(&text, "config_file").is_some_and(|f| f.ends_with("kevy.conf")));
+    assert_eq!(
+        client.call(&["CONFIG", "SET", "maxmemory", "3mb", "timeout", "7"]),
+        Value::Simple("OK".into())
+    );
+    assert_eq!(
+        client.call(&["CONFIG", "REWRITE"]),
+        Value::Simple("OK".into())
+    );
+    let written = std::fs::read_to_string(&path).expect("config readable");
+    assert!(
+        written.starts_with("# kept comment\nhz 10\nmaxmemory 3145728\n"),
+        "{written}"
+    );
+    assert!(written.contains("\ntimeout 7\n"), "{written}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
