@@ -9,7 +9,7 @@ use crate::resp::ReplyBuf;
 
 /// `COMMAND INFO` flags in the order Redis prints them; kevy-only flags
 /// (such as `sentinel`) are not printed, as Redis hides them too.
-pub(super) const FLAG_ORDER: [&str; 21] = [
+const FLAG_ORDER: [&str; 21] = [
     "write",
     "readonly",
     "denyoom",
@@ -34,7 +34,7 @@ pub(super) const FLAG_ORDER: [&str; 21] = [
 ];
 
 /// ACL categories in the order Redis prints them.
-pub(super) const ACL_ORDER: [&str; 21] = [
+const ACL_ORDER: [&str; 21] = [
     "keyspace",
     "read",
     "write",
@@ -123,7 +123,7 @@ impl Described {
 }
 
 /// `get` for both `get` and `config|get` in a `subcommands` list.
-pub(super) fn sub_name(listed: &str) -> &str {
+fn sub_name(listed: &str) -> &str {
     listed.split_once('|').map_or(listed, |(_, sub)| sub)
 }
 
