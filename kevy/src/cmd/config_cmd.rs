@@ -8,6 +8,8 @@
 //! the same way. `CONFIG REWRITE` writes the running values back into the
 //! configuration file the server was started with.
 
+use std::sync::atomic::Ordering;
+
 use super::server::{reply_help, run_subcommand, Subcommand};
 use super::{errors, CommandSpec, ConnCtx, Handler, KeySpec, Route};
 use crate::config::{Config, ConfigError};
@@ -181,10 +183,18 @@ fn config_set(ctx: &mut ConnCtx, argv: Argv) {
     }
     match validate_pairs(&ctx.core.config, argv) {
         Err(text) => ctx.reply().error(&text),
-        Ok(pairs) => ctx.ask_all_shards(
-            move || Query::ConfigSet(pairs.clone()),
-            |_answers, reply| reply.ok(),
-        ),
+        Ok(pairs) => {
+            // One server-wide order for CONFIG SETs, so concurrent ones from
+            // connections on different shards settle the same everywhere.
+            let epoch = ctx.core.shared.config_epoch.fetch_add(1, Ordering::SeqCst) + 1;
+            ctx.ask_all_shards(
+                move || Query::ConfigSet {
+                    epoch,
+                    pairs: pairs.clone(),
+                },
+                |_answers, reply| reply.ok(),
+            )
+        }
     }
 }
 

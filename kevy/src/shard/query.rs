@@ -113,8 +113,13 @@ pub enum Query {
     Stats,
     ClientList(ClientFilter),
     ClientKill(ClientFilter),
-    /// Apply a `CONFIG SET` (already validated) on every shard.
-    ConfigSet(Vec<(String, String)>),
+    /// Apply a `CONFIG SET` (already validated) on every shard. A shard
+    /// applies a directive only if `epoch` is newer than the last one it
+    /// applied to that directive.
+    ConfigSet {
+        epoch: u64,
+        pairs: Vec<(String, String)>,
+    },
     ResetStats,
 }
 
