@@ -153,7 +153,16 @@ impl ShardCore {
                 ctx.finish()
             }
         };
-        let stat = self.stats.counter(index);
+        // Container commands record their subcommand (`config|get`), as
+        // Redis's commandstats do.
+        let subcommand = self
+            .conn(id)
+            .map(|c| c.last_command)
+            .filter(|name| name.contains('|'));
+        let stat = match subcommand {
+            Some(name) => self.stats.subcommands.entry(name).or_default(),
+            None => self.stats.counter(index),
+        };
         stat.calls += 1;
         stat.usec += sampled_usec(started);
         if failed {
