@@ -116,7 +116,7 @@ fn run_matrix_tests(combo: &str, kevy_bin: &std::path::Path) -> TestCounts {
         kevy_bin.display()
     );
     let child = workspace::cargo()
-        .args(["test", "-p", "kevy-matrix-tests"])
+        .args(["test", "-p", "kevy-matrix-tests", "--no-fail-fast"])
         .env("KEVY_BIN", kevy_bin)
         .env("KEVY_MATRIX_FEATURES", combo)
         .stdout(Stdio::piped())

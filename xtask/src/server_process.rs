@@ -1,7 +1,8 @@
 //! A server process for the benchmark: spawned on a free local port,
-//! waited for until the port accepts, killed (and reaped) on drop, and
+//! waited for until it answers a PING, killed (and reaped) on drop, and
 //! measured through `/proc/<pid>/stat` for the CPU time it has used.
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -44,7 +45,7 @@ impl ServerProcess {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("{} exited at start ({status})", self.name));
             }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if answers_ping(self.port) {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -98,6 +99,24 @@ pub fn clock_ticks_per_second() -> f64 {
         .and_then(|text| text.trim().parse::<f64>().ok())
         .filter(|ticks| *ticks > 0.0)
         .unwrap_or(100.0)
+}
+
+/// True when the server answers an inline PING. A connection that is
+/// merely accepted does not prove it: a starting server may still hold
+/// listening sockets it is about to close, which would reset it.
+fn answers_ping(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    if stream
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .is_err()
+        || stream.write_all(b"PING\r\n").is_err()
+    {
+        return false;
+    }
+    let mut first = [0u8; 1];
+    matches!(stream.read(&mut first), Ok(1) if first[0] == b'+')
 }
 
 fn free_port() -> Result<u16, String> {
