@@ -112,7 +112,7 @@ fn parse_matrix(text: &str) -> Vec<String> {
 /// counting the `test result:` lines of every test binary.
 fn run_matrix_tests(combo: &str, kevy_bin: &std::path::Path) -> TestCounts {
     println!(
-        "$ KEVY_BIN={} cargo test -p kevy-matrix-tests",
+        "$ KEVY_BIN={} cargo test -p kevy-matrix-tests --no-fail-fast",
         kevy_bin.display()
     );
     let child = workspace::cargo()
