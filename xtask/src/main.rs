@@ -25,7 +25,7 @@ Commands:
   bench   [--requests N] [--threads T] [--quick]
           kevy against redis-server with redis-benchmark (SET, GET, INCR,
           MSET at pipeline 1 and 16): throughput and CPU per 1M requests.
-          Defaults: --requests 200000, --threads 2; --quick uses 20000
+          Defaults: --requests 200000, --threads 2; --quick uses 50000
           requests unless --requests is given.
   matrix  build kevy for every feature combination in ci/matrix.txt and run
           the tests/matrix suite against each build.
