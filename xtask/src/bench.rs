@@ -228,8 +228,17 @@ fn run_benchmark(
     if status.success() {
         Ok(stdout)
     } else {
+        // redis-benchmark prints the server's error on stdout, after the
+        // CSV header; keep only what explains the failure.
+        let explanation: Vec<&str> = stderr
+            .lines()
+            .chain(stdout.lines())
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with("\"test\""))
+            .collect();
         Err(format!(
-            "redis-benchmark failed ({status}): {stderr}{stdout}"
+            "redis-benchmark failed ({status}): {}",
+            explanation.join(" / ")
         ))
     }
 }
