@@ -100,6 +100,13 @@ fn main() -> ExitCode {
         log::error!("Can't chdir to '{}': {err}", config.dir.display());
         return ExitCode::FAILURE;
     }
+    // Handlers first, so a signal during start-up stops cleanly too.
+    let signalled = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(err) = signal_hook::flag::register(signal, signalled.clone()) {
+            log::warn!("Could not install the handler of signal {signal}: {err}");
+        }
+    }
     let server = Server::new(config);
     let shards = server.shard_count();
     let running = match server.start_default() {
@@ -121,12 +128,6 @@ fn main() -> ExitCode {
     );
     log::info!("Ready to accept connections tcp");
 
-    let signalled = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(err) = signal_hook::flag::register(signal, signalled.clone()) {
-            log::warn!("Could not install the handler of signal {signal}: {err}");
-        }
-    }
     while !running.is_stopping() {
         if signalled.load(Ordering::SeqCst) {
             log::warn!("Received shutdown signal, scheduling shutdown...");
