@@ -374,6 +374,12 @@ impl ListValue {
         list
     }
 
+    /// How many chunks hold the elements (tests check the size setting).
+    #[cfg(test)]
+    pub(crate) fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+
     #[cfg(test)]
     fn check_invariants(&self) {
         let mut total = 0;
