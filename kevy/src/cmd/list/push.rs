@@ -69,6 +69,9 @@ pub(super) fn rpushx(ctx: &mut ExecCtx, argv: Argv) {
 fn pop_range(reply: &mut ReplyBuf, list: &mut ListValue, end: End, count: u64) {
     let len = list.len();
     let taken = count.min(len as u64) as usize;
+    if taken == 0 {
+        return reply.array(0);
+    }
     match end {
         End::Head => {
             reply_range(reply, list, 0, taken.saturating_sub(1), false);
@@ -111,8 +114,11 @@ fn pop_generic(ctx: &mut ExecCtx, argv: Argv, end: End) {
                         End::Head => list.front(),
                         End::Tail => list.back(),
                     };
-                    ctx.reply
-                        .bulk(element.expect("stored lists are never empty"));
+                    // Stored lists are never empty; were one, it pops nothing.
+                    match element {
+                        Some(element) => ctx.reply.bulk(element),
+                        None => ctx.reply.null(),
+                    }
                     match end {
                         End::Head => list.drop_front(1),
                         End::Tail => list.drop_back(1),
@@ -174,6 +180,7 @@ pub(super) fn lmpop(ctx: &mut ExecCtx, argv: Argv) {
         let emptied = match lookup_write(db, key, now, clock) {
             ListLookup::Absent => continue,
             ListLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
+            ListLookup::List(list) if list.is_empty() => continue,
             ListLookup::List(list) => {
                 ctx.reply.array(2);
                 ctx.reply.bulk(key);
@@ -198,6 +205,9 @@ fn move_element(ctx: &mut ExecCtx, source: &[u8], destination: &[u8], from: End,
     match lookup_write(db, source, now, clock) {
         ListLookup::Absent => return ctx.reply.null(),
         ListLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
+        // Redis answers null for an empty source list (only old RDB files
+        // hold one); kevy never stores one either.
+        ListLookup::List(list) if list.is_empty() => return ctx.reply.null(),
         ListLookup::List(_) => {}
     }
     if let ListLookup::WrongType = lookup_write(db, destination, now, clock) {

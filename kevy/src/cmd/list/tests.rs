@@ -172,3 +172,46 @@ fn hostile_numbers_do_not_panic() {
     }
     assert_eq!(h.list("l"), None);
 }
+
+#[test]
+fn an_empty_stored_list_is_handled_without_panicking() {
+    use crate::keyspace::list::ListValue;
+    use crate::keyspace::Value;
+    let mut h = Harness::new();
+    for line in [
+        "LPOP e",
+        "RPOP e 2",
+        "LMOVE e d LEFT RIGHT",
+        "LMPOP 1 e LEFT",
+        "LRANGE e 0 -1",
+        "LINDEX e -1",
+        "LSET e 0 x",
+        "LINSERT e BEFORE a b",
+        "LPOS e a COUNT 0",
+        "LREM e 0 a",
+        "LTRIM e 0 -1",
+        "SORT e",
+    ] {
+        let empty = Value::List(ListValue::default());
+        h.keyspace.db(0).set(b"e", empty, false, 1);
+        assert!(!h.run(line).is_empty(), "{line}");
+    }
+}
+
+#[test]
+fn lmpop_keys_follow_numkeys() {
+    use crate::resp::OwnedArgv;
+    let keys_of = |line: &str| {
+        let owned = OwnedArgv::from_slices(line.split(' ').map(str::as_bytes));
+        let mut out = Vec::new();
+        super::lmpop_keys(owned.argv(), &mut out);
+        out
+    };
+    assert_eq!(keys_of("LMPOP 2 a b LEFT"), [2, 3]);
+    assert_eq!(keys_of("LMPOP 1 a LEFT COUNT 2"), [2]);
+    assert!(keys_of("LMPOP 3 a b LEFT").is_empty());
+    assert!(keys_of("LMPOP 0 a LEFT").is_empty());
+    assert!(keys_of("LMPOP x a LEFT").is_empty());
+    assert!(keys_of("LMPOP 9223372036854775807 a LEFT").is_empty());
+    assert!(keys_of("LMPOP 1").is_empty());
+}
