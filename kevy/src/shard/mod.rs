@@ -112,6 +112,7 @@ pub struct ShardCore {
     arg_ranges: Vec<(u32, u32)>,
     inline_scratch: Vec<u8>,
     key_positions: Vec<usize>,
+    key_shards: Vec<usize>,
 }
 
 impl ShardCore {
@@ -139,6 +140,7 @@ impl ShardCore {
             arg_ranges: Vec::new(),
             inline_scratch: Vec::new(),
             key_positions: Vec::new(),
+            key_shards: Vec::new(),
         }
     }
 
