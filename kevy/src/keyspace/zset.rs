@@ -26,12 +26,19 @@ mod order_tree;
 mod proptests;
 mod range;
 
+use std::cmp::Ordering;
 use std::fmt;
 use std::ops::ControlFlow;
 
 use compact::{Compact, Entry};
 use large::Large;
 pub use range::{LexBound, LexRange, ScoreRange};
+
+/// Redis's order of entries: by score, then by member bytes (scores are
+/// never NaN; `-0` and `0` are equal).
+pub fn entry_order(a: (f64, &[u8]), b: (f64, &[u8])) -> Ordering {
+    order_tree::cmp_keys(a, b)
+}
 
 /// The size limits of the compact encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
