@@ -113,7 +113,7 @@ pub(super) fn reply_list_item(reply: &mut ReplyBuf, member: &[u8], score: f64, w
 }
 
 /// A whole member list.
-pub(super) fn reply_list<'a>(reply: &mut ReplyBuf, items: &[(&'a [u8], f64)], withscores: bool) {
+pub(super) fn reply_list(reply: &mut ReplyBuf, items: &[(&[u8], f64)], withscores: bool) {
     reply_list_header(reply, items.len(), withscores);
     for &(member, score) in items {
         reply_list_item(reply, member, score, withscores);

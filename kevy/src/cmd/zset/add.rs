@@ -118,7 +118,7 @@ fn add_generic(ctx: &mut ExecCtx, argv: Argv, mut options: AddOptions) {
     if o.nx && o.xx {
         return ctx.reply.error(XX_AND_NX);
     }
-    if (o.gt && o.nx) || (o.lt && o.nx) || (o.gt && o.lt) {
+    if (o.nx && (o.gt || o.lt)) || (o.gt && o.lt) {
         return ctx.reply.error(GT_LT_NX);
     }
     if o.incr && pairs > 1 {

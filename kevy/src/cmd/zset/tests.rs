@@ -100,7 +100,7 @@ fn encodings_follow_redis() {
     // Stored results are compact when they fit.
     h.run("ZUNIONSTORE u 2 z small");
     assert_eq!(h.encoding("u"), "listpack");
-    h.run(&format!("ZUNIONSTORE u2 2 l small"));
+    h.run("ZUNIONSTORE u2 2 l small");
     assert_eq!(h.encoding("u2"), "skiplist");
     h.run("ZRANGESTORE r z 0 -1");
     assert_eq!(h.encoding("r"), "listpack");

@@ -468,7 +468,7 @@ impl OrderTree {
     /// Checks the structure: sizes, first ids, key order, node fill.
     #[cfg(test)]
     pub(super) fn check(&self, keys: &impl KeySource) {
-        fn walk(node: &Node, keys: &impl KeySource, out: &mut Vec<u32>, depth: usize) -> usize {
+        fn walk(node: &Node, out: &mut Vec<u32>, depth: usize) -> usize {
             match node {
                 Node::Leaf(items) => {
                     assert!(items.len() <= LEAF_MAX);
@@ -484,7 +484,7 @@ impl OrderTree {
                         assert!(!child.is_empty(), "no empty children");
                         assert_eq!(child.item_count(), b.sizes[i]);
                         assert_eq!(child.first(), b.firsts[i]);
-                        let d = walk(child, keys, out, depth + 1);
+                        let d = walk(child, out, depth + 1);
                         assert_eq!(*leaf_depth.get_or_insert(d), d, "leaves at one depth");
                     }
                     leaf_depth.unwrap_or(depth)
@@ -492,7 +492,7 @@ impl OrderTree {
             }
         }
         let mut ids = Vec::new();
-        walk(&self.root, keys, &mut ids, 0);
+        walk(&self.root, &mut ids, 0);
         assert_eq!(ids.len(), self.len);
         for pair in ids.windows(2) {
             assert_eq!(
