@@ -4,11 +4,14 @@
 //! hashbrown table of slot numbers finds a member's slot (O(1) `ZSCORE`,
 //! the existence test of `ZADD`); an [`OrderTree`] of slot numbers keeps
 //! them ordered by (score, member) with subtree counts, for O(log n)
-//! ranks, rank lookups and score or member bounds. Freed slots are reused
-//! and occupied slots never move, so a slot number is a stable `ZSCAN`
-//! cursor: every member present for a whole scan is returned, as Redis
-//! promises for its hash-table cursor.
+//! ranks, rank lookups and score or member bounds. Occupied slots never
+//! move, so a slot number is a stable `ZSCAN` cursor: every member present
+//! for a whole scan is returned, as Redis promises for its hash-table
+//! cursor. New members take the lowest free slot and free slots at the end
+//! are dropped, so a set that shrinks gives memory back without moving
+//! anything.
 
+use std::collections::BTreeSet;
 use std::hash::BuildHasher;
 use std::ops::ControlFlow;
 
@@ -38,7 +41,8 @@ impl KeySource for Slots {
 #[derive(Clone, Debug, Default)]
 pub(super) struct Large {
     slots: Slots,
-    free: Vec<u32>,
+    /// Free slot numbers below the end of the slot vector.
+    free: BTreeSet<u32>,
     index: HashTable<u32>,
     hasher: DefaultHashBuilder,
     order: OrderTree,
@@ -65,7 +69,7 @@ impl Large {
     fn store(&mut self, member: Box<[u8]>, score: f64) -> u32 {
         let hash = self.hasher.hash_one(&*member);
         let slot = Some(Slot { member, score });
-        let id = match self.free.pop() {
+        let id = match self.free.pop_first() {
             Some(id) => {
                 self.slots.0[id as usize] = slot;
                 id
@@ -153,8 +157,16 @@ impl Large {
         if let Ok(found) = index.find_entry(hash, |&i| i == id) {
             found.remove();
         }
-        free.push(id);
-        slots.0[id as usize].take().map(|s| (s.member, s.score))
+        let released = slots.0[id as usize].take().map(|s| (s.member, s.score));
+        free.insert(id);
+        while let Some(None) = slots.0.last() {
+            slots.0.pop();
+            free.remove(&(slots.0.len() as u32));
+        }
+        if slots.0.capacity() > 64 && slots.0.len() < slots.0.capacity() / 4 {
+            slots.0.shrink_to(slots.0.len() * 2);
+        }
+        released
     }
 
     pub fn at(&self, rank: usize) -> Option<(&[u8], f64)> {
@@ -242,8 +254,64 @@ impl Large {
         assert_eq!(self.index.len(), self.order.len());
         let occupied = self.slots.0.iter().filter(|s| s.is_some()).count();
         assert_eq!(occupied, self.order.len());
+        assert_eq!(occupied + self.free.len(), self.slots.0.len());
+        assert!(!matches!(self.slots.0.last(), Some(None)));
         for &id in &self.index {
             assert!(self.order.rank(&self.slots, id).is_some());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(i: u32) -> Box<[u8]> {
+        format!("m{i}").into_bytes().into()
+    }
+
+    #[test]
+    fn scan_returns_members_present_throughout() {
+        let mut large = Large::default();
+        for i in 0..1000 {
+            large.insert(member(i), f64::from(i % 7));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = large.scan(0, 50, |m, _| {
+            seen.insert(m.to_vec());
+        });
+        // Churn between calls: drop the odd members, add new ones.
+        for i in (1..1000).step_by(2) {
+            large.remove(&member(i));
+        }
+        for i in 1000..1200 {
+            large.insert(member(i), 1.5);
+        }
+        while cursor != 0 {
+            cursor = large.scan(cursor, 50, |m, _| {
+                seen.insert(m.to_vec());
+            });
+        }
+        for i in (0..1000).step_by(2) {
+            assert!(seen.contains(&*member(i)), "m{i}");
+        }
+        large.check();
+    }
+
+    #[test]
+    fn shrinking_gives_slots_back() {
+        let mut large = Large::default();
+        for i in 0..1000 {
+            large.insert(member(i), f64::from(i));
+        }
+        large.remove_ranks(10, 1000);
+        large.check();
+        assert_eq!(large.len(), 10);
+        assert_eq!(large.slots.0.len(), 10);
+        assert!(large.slots.0.capacity() < 100);
+        large.remove(&member(3));
+        large.insert(member(5000), 0.5);
+        assert_eq!(large.slots.0.len(), 10, "the lowest free slot is reused");
+        large.check();
     }
 }
