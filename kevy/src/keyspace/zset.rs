@@ -28,7 +28,6 @@ mod range;
 
 use std::cmp::Ordering;
 use std::fmt;
-use std::ops::ControlFlow;
 
 use compact::{Compact, Entry};
 use large::Large;
@@ -185,20 +184,6 @@ impl ZSetValue {
     /// Every entry, lowest score first.
     pub fn iter(&self) -> Entries<'_> {
         self.iter_from(0, false)
-    }
-
-    /// Visits entries lowest first until `visit` breaks.
-    pub fn for_each(&self, mut visit: impl FnMut(&[u8], f64) -> ControlFlow<()>) {
-        match &self.form {
-            Form::Compact(c) => {
-                for e in c.entries() {
-                    if visit(&e.member, e.score).is_break() {
-                        return;
-                    }
-                }
-            }
-            Form::Large(l) => l.for_each(visit),
-        }
     }
 
     /// Adds a member known to be absent, leaving the compact form first

@@ -13,7 +13,6 @@
 
 use std::collections::BTreeSet;
 use std::hash::BuildHasher;
-use std::ops::ControlFlow;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
@@ -238,14 +237,6 @@ impl Large {
         } else {
             at as u64
         }
-    }
-
-    /// Visits entries in order until `visit` breaks.
-    pub fn for_each(&self, mut visit: impl FnMut(&[u8], f64) -> ControlFlow<()>) {
-        self.order.for_each(|id| {
-            let (member, score) = self.entry(id);
-            visit(member, score)
-        });
     }
 
     #[cfg(test)]

@@ -14,7 +14,6 @@
 //! in the tree (a score change is a remove, then an insert).
 
 use std::cmp::Ordering;
-use std::ops::ControlFlow;
 
 mod iter;
 #[cfg(test)]
@@ -458,15 +457,6 @@ impl OrderTree {
                     node = &b.children[i];
                     rank = inner;
                 }
-            }
-        }
-    }
-
-    /// Visits every id in order until `visit` breaks.
-    pub(super) fn for_each(&self, mut visit: impl FnMut(u32) -> ControlFlow<()>) {
-        for id in self.iter(0, self.len, false) {
-            if visit(id).is_break() {
-                return;
             }
         }
     }
