@@ -267,3 +267,28 @@ fn hostile_arguments_do_not_panic() {
     }
     assert_eq!(h.encoding("z"), "none");
 }
+
+#[test]
+fn writes_in_place_keep_the_ttl() {
+    let mut h = Harness::new();
+    h.run("ZADD z 1 a 2 b 3 c 4 d 5 e");
+    h.keyspace.db(0).set_expire(b"z", Some(NOW + 10_000), NOW);
+    for line in [
+        "ZADD z 9 f",
+        "ZINCRBY z 1 a",
+        "ZREM z b",
+        "ZPOPMIN z",
+        "ZMPOP 1 z MAX",
+        "ZREMRANGEBYRANK z 0 0",
+        "ZRANGESTORE z z 0 -1",
+    ] {
+        let ttl = h.keyspace.db(0).get(b"z", NOW).and_then(|e| e.expire_at);
+        assert_eq!(ttl, Some(NOW + 10_000), "before {line}");
+        h.run(line);
+    }
+    // ZRANGESTORE replaced the value and its TTL, as Redis's setKey does.
+    assert_eq!(
+        h.keyspace.db(0).get(b"z", NOW).and_then(|e| e.expire_at),
+        None
+    );
+}
