@@ -184,7 +184,7 @@ static DIRECTIVES: &[Directive] = &[
             min: 0,
             max: i64::MAX,
         },
-        "128",
+        "512",
         true,
     ),
     d("hash-max-listpack-value", Kind::Memory, "64", true),
@@ -412,6 +412,11 @@ impl Config {
             .filter(|(name, _)| glob_match(pattern.as_bytes(), name.as_bytes(), true))
             .map(|(name, value)| (name, value.as_str()))
             .collect()
+    }
+
+    /// The value of a directive by any of its names, ignoring case.
+    pub fn get_any(&self, name: &str) -> Option<&str> {
+        Self::directive(name).and_then(|d| self.get(d.name))
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {

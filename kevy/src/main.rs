@@ -82,7 +82,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let config = match configure(&args) {
+    let mut config = match configure(&args) {
         Ok(config) => config,
         Err(message) => {
             eprintln!("{message}");
@@ -99,6 +99,10 @@ fn main() -> ExitCode {
     if let Err(err) = std::env::set_current_dir(&config.dir) {
         log::error!("Can't chdir to '{}': {err}", config.dir.display());
         return ExitCode::FAILURE;
+    }
+    // `CONFIG GET dir` reports the absolute directory, as Redis does.
+    if let Ok(cwd) = std::env::current_dir() {
+        let _ = config.set_startup("dir", &[&cwd.to_string_lossy()]);
     }
     // Handlers first, so a signal during start-up stops cleanly too.
     let signalled = Arc::new(AtomicBool::new(false));

@@ -96,7 +96,7 @@ fn config_get(ctx: &mut ConnCtx, argv: Argv) {
                     found.push((name.to_string(), value.to_string()));
                 }
             }
-        } else if let Some(value) = config.get(&text.to_ascii_lowercase()) {
+        } else if let Some(value) = config.get_any(&text) {
             if !found
                 .iter()
                 .any(|(seen, _)| seen.eq_ignore_ascii_case(&text))
