@@ -1,7 +1,10 @@
 //! LZF, the compression Redis applies to strings in RDB files and `DUMP`
-//! payloads, ported from the liblzf 3.6 that Redis vendors (`lzf_c.c`,
-//! `lzf_d.c`) with Redis's settings (`HLOG` 16, `VERY_FAST`), so that
-//! compressed output is byte-identical to Redis's.
+//! payloads, ported from liblzf 3.6 (`lzf_c.c`, `lzf_d.c`) with its default
+//! settings (`HLOG` 16, `VERY_FAST`), which is what Debian's redis-server
+//! 7.0.15 links, so compressed output is byte-identical to it. (The copy
+//! vendored in Redis's own tree also refuses matches that start fewer than
+//! 5 bytes from the end, so a Redis built from source may compress the
+//! last bytes differently; both decode the same.)
 //!
 //! Format: `000LLLLL` + L+1 literal bytes; `LLLooooo oooooooo` a back
 //! reference of L+2 bytes at distance o+1; `111ooooo LLLLLLLL oooooooo` the
@@ -82,7 +85,6 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
         let found = reference != EMPTY && {
             let r = reference as usize;
             ip.checked_sub(r + 1).is_some_and(|off| off < MAX_OFF)
-                && ip + 4 < in_len
                 && r > 0
                 && input[r..r + 3] == input[ip..ip + 3]
         };
@@ -91,14 +93,14 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
             let off = ip - r - 1;
             let mut len = 2usize;
             let maxlen = (in_len - ip - len).min(MAX_REF);
-            out.close_run(lit);
-            out.op -= usize::from(lit == 0); // undo run if length is zero
-            if out.op + 3 + 1 >= out.limit {
+            if out.op + 3 + 1 >= out.limit && out.op - usize::from(lit == 0) + 3 + 1 >= out.limit {
                 return None;
             }
-            // The C code compares 16 bytes unrolled first when at least 17
-            // remain, which can carry `len` one past `maxlen`; kept as is so
-            // the output matches.
+            out.close_run(lit);
+            out.op -= usize::from(lit == 0); // undo run if length is zero
+                                             // The C code compares 16 bytes unrolled first when at least 17
+                                             // remain, which can carry `len` one past `maxlen`; kept as is so
+                                             // the output matches.
             let mut mismatch = false;
             if maxlen > 16 {
                 for _ in 0..16 {
@@ -242,6 +244,11 @@ mod tests {
         assert_eq!(
             compress(&[b'x'; 100], 96).unwrap(),
             b"\x01xx\xe0\x57\x00\x01xx".to_vec()
+        );
+        // A match may start 3 bytes before the end.
+        assert_eq!(
+            compress(b"aaababaaababbaaaaaababbbb", 21).unwrap(),
+            b"\x03aaab\x20\x01\x60\x05\x40\x06\x20\x00\x20\x0f\x20\x00".to_vec()
         );
     }
 
