@@ -297,4 +297,20 @@ mod tests {
         // A huge announced length allocates nothing unreasonable.
         assert_eq!(decompress(b"\x00a", usize::MAX).unwrap(), b"a".to_vec());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn compress_then_decompress_is_identity(data in proptest::collection::vec(0u8..4, 0..3000)) {
+            if let Some(packed) = compress(&data, data.len() + 64) {
+                proptest::prop_assert_eq!(decompress(&packed, data.len()), Some(data));
+            }
+        }
+
+        #[test]
+        fn decompress_never_panics(data in proptest::collection::vec(proptest::num::u8::ANY, 0..300), len in 0usize..5000) {
+            if let Some(out) = decompress(&data, len) {
+                proptest::prop_assert!(out.len() <= len);
+            }
+        }
+    }
 }

@@ -116,4 +116,24 @@ mod tests {
         // Types kevy does not read yet.
         assert_eq!(load(&with_footer(b"\x01\x01\x01a", 10)), Err(BadFormat));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_round_trips(data in proptest::collection::vec(proptest::num::u8::ANY, 0..2000)) {
+            let value = Value::Str(RString::from_client(&data));
+            proptest::prop_assert_eq!(load(&create(&value)), Ok(value));
+        }
+
+        #[test]
+        fn arbitrary_payloads_never_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            // Mostly strings (type 0), the type kevy reads.
+            let mut body = body;
+            if body.first().is_some_and(|&t| t < 128) {
+                body[0] = 0;
+            }
+            let payload = with_footer(&body, 10);
+            proptest::prop_assert!(verify(&payload));
+            let _ = load(&payload);
+        }
+    }
 }
