@@ -10,17 +10,55 @@
 //! reference of L+2 bytes at distance o+1; `111ooooo LLLLLLLL oooooooo` the
 //! same with length L+9.
 //!
-//! One difference from the C code: Redis leaves its hash table uninitialised
-//! (stack garbage, which its bounds checks make harmless); here it starts
-//! empty, which is what a fresh stack gives in practice.
+//! One difference from the C code: liblzf leaves its hash table
+//! uninitialised (stack garbage, which its bounds checks make harmless);
+//! here it starts empty for every call.
 
 const HLOG: u32 = 16;
 const HSIZE: usize = 1 << HLOG;
 const MAX_LIT: usize = 1 << 5;
 const MAX_OFF: usize = 1 << 13;
 const MAX_REF: usize = (1 << 8) + (1 << 3);
-/// Hash slot that has never been filled.
-const EMPTY: u32 = u32::MAX;
+
+/// The compressor's hash table: the last input position seen for each hash
+/// of 3 bytes. It is large (64Ki slots), so one table per thread is reused;
+/// each entry carries the number of the call that wrote it, which empties
+/// the table for a new call without clearing it.
+struct HashTable {
+    entries: Vec<u64>,
+    call: u32,
+}
+
+impl HashTable {
+    fn start_call(&mut self) {
+        if self.entries.is_empty() {
+            self.entries = vec![0; HSIZE];
+        }
+        self.call = self.call.wrapping_add(1);
+        if self.call == 0 {
+            // Numbers wrapped: entries of old calls could look current.
+            self.entries.fill(0);
+            self.call = 1;
+        }
+    }
+
+    /// Stores `position` for `slot`, returning what was there in this call.
+    fn replace(&mut self, slot: usize, position: usize) -> Option<usize> {
+        let previous = self.entries[slot];
+        self.insert(slot, position);
+        ((previous >> 32) as u32 == self.call).then_some(previous as u32 as usize)
+    }
+
+    fn insert(&mut self, slot: usize, position: usize) {
+        self.entries[slot] = (u64::from(self.call) << 32) | position as u64;
+    }
+}
+
+thread_local! {
+    static TABLE: std::cell::RefCell<HashTable> = const {
+        std::cell::RefCell::new(HashTable { entries: Vec::new(), call: 0 })
+    };
+}
 
 fn first(input: &[u8], at: usize) -> u32 {
     (u32::from(input[at]) << 8) | u32::from(input[at + 1])
@@ -64,11 +102,19 @@ impl Out {
 /// Compresses `input` into at most `max_out` bytes; None when the result
 /// would not fit (or the input is empty), as `lzf_compress` returning 0.
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
-    let in_len = input.len();
-    if in_len == 0 || max_out == 0 {
+    // Positions are stored in 32 bits, as liblzf's offsets are.
+    if input.is_empty() || max_out == 0 || u32::try_from(input.len()).is_err() {
         return None;
     }
-    let mut table = vec![EMPTY; HSIZE];
+    TABLE.with(|table| {
+        let mut table = table.borrow_mut();
+        table.start_call();
+        compress_with(&mut table, input, max_out)
+    })
+}
+
+fn compress_with(table: &mut HashTable, input: &[u8], max_out: usize) -> Option<Vec<u8>> {
+    let in_len = input.len();
     let mut out = Out {
         bytes: Vec::with_capacity(max_out),
         op: 1, // start run
@@ -80,27 +126,25 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     while ip + 2 < in_len {
         hval = next(hval, input, ip);
         let hslot = slot(hval);
-        let reference = table[hslot];
-        table[hslot] = ip as u32;
-        let found = reference != EMPTY && {
-            let r = reference as usize;
+        let reference = table.replace(hslot, ip);
+        let matched = reference.filter(|&r| {
             ip.checked_sub(r + 1).is_some_and(|off| off < MAX_OFF)
                 && r > 0
                 && input[r..r + 3] == input[ip..ip + 3]
-        };
-        if found {
-            let r = reference as usize;
+        });
+        if let Some(r) = matched {
             let off = ip - r - 1;
             let mut len = 2usize;
             let maxlen = (in_len - ip - len).min(MAX_REF);
             if out.op + 3 + 1 >= out.limit && out.op - usize::from(lit == 0) + 3 + 1 >= out.limit {
                 return None;
             }
+            // Stop the literal run; undo it if it is empty.
             out.close_run(lit);
-            out.op -= usize::from(lit == 0); // undo run if length is zero
-                                             // The C code compares 16 bytes unrolled first when at least 17
-                                             // remain, which can carry `len` one past `maxlen`; kept as is so
-                                             // the output matches.
+            out.op -= usize::from(lit == 0);
+            // The C code compares 16 bytes unrolled first when at least 17
+            // remain, which can carry `len` one past `maxlen`; kept as is so
+            // the output matches.
             let mut mismatch = false;
             if maxlen > 16 {
                 for _ in 0..16 {
@@ -138,10 +182,10 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
             ip -= 2;
             hval = first(input, ip);
             hval = next(hval, input, ip);
-            table[slot(hval)] = ip as u32;
+            table.insert(slot(hval), ip);
             ip += 1;
             hval = next(hval, input, ip);
-            table[slot(hval)] = ip as u32;
+            table.insert(slot(hval), ip);
             ip += 1;
         } else {
             if out.op >= out.limit {
