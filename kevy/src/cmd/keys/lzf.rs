@@ -1,10 +1,10 @@
 //! LZF, the compression Redis applies to strings in RDB files and `DUMP`
 //! payloads, ported from liblzf 3.6 (`lzf_c.c`, `lzf_d.c`) with its default
 //! settings (`HLOG` 16, `VERY_FAST`), which is what Debian's redis-server
-//! 7.0.15 links, so compressed output is byte-identical to it. (The copy
-//! vendored in Redis's own tree also refuses matches that start fewer than
-//! 5 bytes from the end, so a Redis built from source may compress the
-//! last bytes differently; both decode the same.)
+//! 7.0.15 links, so compressed output is byte-identical to it. (Some
+//! versions of the copy in Redis's source tree also refuse matches that
+//! start fewer than 5 bytes from the end, so a Redis built from source may
+//! compress the last bytes differently; every variant decodes the same.)
 //!
 //! Format: `000LLLLL` + L+1 literal bytes; `LLLooooo oooooooo` a back
 //! reference of L+2 bytes at distance o+1; `111ooooo LLLLLLLL oooooooo` the
