@@ -1,14 +1,35 @@
-//! Generic key commands: `DEL EXISTS DBSIZE FLUSHDB FLUSHALL KEYS SCAN` and
-//! the rest of the family.
+//! Generic key commands: the command table of the family and the simple
+//! ones (`DEL UNLINK EXISTS TYPE TOUCH DBSIZE FLUSHDB FLUSHALL`). Listing
+//! (`KEYS SCAN RANDOMKEY`), moving values between names and databases
+//! (`RENAME RENAMENX COPY MOVE SWAPDB`) and `OBJECT` live in `keys/`.
+//!
+//! Multi-key counts (`DEL`, `EXISTS`, `TOUCH`) are scattered by shard and
+//! their integer replies summed; whole-keyspace commands run on every shard;
+//! `RENAME` and `COPY` are atomic across shards: the core hands their
+//! handlers a keyspace holding copies of both keys (see `shard::coord`).
+
+mod listing;
+mod object;
+mod relocate;
 
 use super::{errors, CommandSpec, ExecCtx, Gather, Handler, KeySpec, Route};
-use crate::glob::glob_match;
-use crate::resp::num::parse_i64;
+use crate::config::Config;
+use crate::keyspace::Entry;
 use crate::resp::Argv;
 
 const ALL_KEYS: KeySpec = KeySpec::Range {
     first: 1,
     last: -1,
+    step: 1,
+};
+const FIRST_KEY: KeySpec = KeySpec::Range {
+    first: 1,
+    last: 1,
+    step: 1,
+};
+const TWO_KEYS: KeySpec = KeySpec::Range {
+    first: 1,
+    last: 2,
     step: 1,
 };
 
@@ -27,6 +48,19 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "unlink",
+        arity: -2,
+        flags: &["write", "fast"],
+        acl: &["@keyspace", "@write", "@fast"],
+        keys: ALL_KEYS,
+        route: Route::Scatter(Gather::SumIntegers),
+        handler: Handler::Key(del),
+        group: "generic",
+        since: "4.0.0",
+        summary: "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "exists",
         arity: -2,
         flags: &["readonly", "fast"],
@@ -37,6 +71,32 @@ pub static COMMANDS: &[CommandSpec] = &[
         group: "generic",
         since: "1.0.0",
         summary: "Determine if a key exists",
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "type",
+        arity: 2,
+        flags: &["readonly", "fast"],
+        acl: &["@keyspace", "@read", "@fast"],
+        keys: FIRST_KEY,
+        route: Route::Keyed,
+        handler: Handler::Key(type_of),
+        group: "generic",
+        since: "1.0.0",
+        summary: "Determine the type stored at key",
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "touch",
+        arity: -2,
+        flags: &["readonly", "fast"],
+        acl: &["@keyspace", "@read", "@fast"],
+        keys: ALL_KEYS,
+        route: Route::Scatter(Gather::SumIntegers),
+        handler: Handler::Key(touch),
+        group: "generic",
+        since: "3.2.1",
+        summary: "Alters the last access time of a key(s). Returns the number of existing keys specified.",
         subcommands: &[],
     },
     CommandSpec {
@@ -85,7 +145,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         acl: &["@keyspace", "@read", "@slow", "@dangerous"],
         keys: KeySpec::None,
         route: Route::AllShards(Gather::ConcatArrays),
-        handler: Handler::Key(keys),
+        handler: Handler::Key(listing::keys),
         group: "generic",
         since: "1.0.0",
         summary: "Find all keys matching the given pattern",
@@ -98,14 +158,142 @@ pub static COMMANDS: &[CommandSpec] = &[
         acl: &["@keyspace", "@read", "@slow"],
         keys: KeySpec::None,
         route: Route::ScanShards,
-        handler: Handler::Key(scan),
+        handler: Handler::Key(listing::scan),
         group: "generic",
         since: "2.8.0",
         summary: "Incrementally iterate the keys space",
         subcommands: &[],
     },
+    CommandSpec {
+        name: "randomkey",
+        arity: 1,
+        flags: &["readonly"],
+        acl: &["@keyspace", "@read", "@slow"],
+        keys: KeySpec::None,
+        route: Route::AllShards(Gather::AnyNonNull),
+        handler: Handler::Key(listing::randomkey),
+        group: "generic",
+        since: "1.0.0",
+        summary: "Return a random key from the keyspace",
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "rename",
+        arity: 3,
+        flags: &["write"],
+        acl: &["@keyspace", "@write", "@slow"],
+        keys: TWO_KEYS,
+        route: Route::Atomic,
+        handler: Handler::Key(relocate::rename),
+        group: "generic",
+        since: "1.0.0",
+        summary: "Rename a key",
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "renamenx",
+        arity: 3,
+        flags: &["write", "fast"],
+        acl: &["@keyspace", "@write", "@fast"],
+        keys: TWO_KEYS,
+        route: Route::Atomic,
+        handler: Handler::Key(relocate::renamenx),
+        group: "generic",
+        since: "1.0.0",
+        summary: "Rename a key, only if the new key does not exist",
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "copy",
+        arity: -3,
+        flags: &["write", "denyoom"],
+        acl: &["@keyspace", "@write", "@slow"],
+        keys: TWO_KEYS,
+        route: Route::Atomic,
+        handler: Handler::Key(relocate::copy),
+        group: "generic",
+        since: "6.2.0",
+        summary: "Copy a key",
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "move",
+        arity: 3,
+        flags: &["write", "fast"],
+        acl: &["@keyspace", "@write", "@fast"],
+        keys: FIRST_KEY,
+        route: Route::Keyed,
+        handler: Handler::Key(relocate::move_to_db),
+        group: "generic",
+        since: "1.0.0",
+        summary: "Move a key to another database",
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "swapdb",
+        arity: 3,
+        flags: &["write", "fast"],
+        acl: &["@keyspace", "@write", "@fast", "@dangerous"],
+        keys: KeySpec::None,
+        route: Route::AllShards(Gather::AllOk),
+        handler: Handler::Key(relocate::swapdb),
+        group: "server",
+        since: "4.0.0",
+        summary: "Swaps two Redis databases",
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "object",
+        arity: -2,
+        flags: &[],
+        acl: &["@slow"],
+        // As in Redis, the container reports no keys; the subcommands name
+        // theirs at position 2.
+        keys: KeySpec::Custom {
+            first: 0,
+            last: 0,
+            step: 0,
+            find: object::key_position,
+        },
+        route: Route::Keyed,
+        handler: Handler::Key(object::object),
+        group: "generic",
+        since: "2.2.3",
+        summary: "A container for object introspection commands",
+        subcommands: object::SUBCOMMANDS,
+    },
 ];
 
+/// `maxmemory-policy` is one of the LFU policies: Redis then tracks access
+/// frequencies instead of access times (`OBJECT FREQ`, `RESTORE ... FREQ`).
+pub(super) fn lfu_policy_selected(config: &Config) -> bool {
+    config
+        .get("maxmemory-policy")
+        .is_some_and(|policy| policy.ends_with("lfu"))
+}
+
+/// A read lookup as Redis's `lookupKeyRead`: expires the key lazily, counts
+/// a keyspace hit or miss and, when `touch`, records the access time.
+pub(super) fn read_entry<'e>(
+    ctx: &'e mut ExecCtx,
+    key: &[u8],
+    touch: bool,
+) -> Option<&'e mut Entry> {
+    let (now, clock) = (ctx.now_ms, ctx.clock);
+    let db = ctx.keyspace.db(ctx.db_index);
+    let entry = if touch {
+        db.get_touch(key, now, clock)
+    } else {
+        db.get(key, now)
+    };
+    match entry {
+        Some(_) => ctx.stats.keyspace_hits += 1,
+        None => ctx.stats.keyspace_misses += 1,
+    }
+    entry
+}
+
+/// `DEL` and `UNLINK` (values are freed at once either way).
 fn del(ctx: &mut ExecCtx, argv: Argv) {
     let now = ctx.now_ms;
     let deleted = argv
@@ -117,13 +305,26 @@ fn del(ctx: &mut ExecCtx, argv: Argv) {
 }
 
 fn exists(ctx: &mut ExecCtx, argv: Argv) {
-    let now = ctx.now_ms;
     let found = argv
         .iter()
         .skip(1)
-        .filter(|key| ctx.db().contains(key, now))
+        .filter(|key| read_entry(ctx, key, false).is_some())
         .count();
     ctx.reply.int(found as i64);
+}
+
+fn touch(ctx: &mut ExecCtx, argv: Argv) {
+    let touched = argv
+        .iter()
+        .skip(1)
+        .filter(|key| read_entry(ctx, key, true).is_some())
+        .count();
+    ctx.reply.int(touched as i64);
+}
+
+fn type_of(ctx: &mut ExecCtx, argv: Argv) {
+    let name = read_entry(ctx, argv.get(1), false).map_or("none", |e| e.value.type_name());
+    ctx.reply.simple(name);
 }
 
 fn dbsize(ctx: &mut ExecCtx, _argv: Argv) {
@@ -160,71 +361,4 @@ fn flushall(ctx: &mut ExecCtx, argv: Argv) {
         db.clear();
     }
     ctx.reply.ok();
-}
-
-fn keys(ctx: &mut ExecCtx, argv: Argv) {
-    let pattern = argv.get(1);
-    let now = ctx.now_ms;
-    let all = pattern == b"*";
-    let found: Vec<crate::keyspace::Key> = ctx
-        .db()
-        .iter_live(now)
-        .filter(|e| all || glob_match(pattern, &e.key, false))
-        .map(|e| e.key.clone())
-        .collect();
-    ctx.reply.bulks(found.iter().map(|k| &k[..]));
-}
-
-fn scan(ctx: &mut ExecCtx, argv: Argv) {
-    let Some(cursor) = crate::resp::num::parse_u64(argv.get(1)) else {
-        ctx.reply.error("ERR invalid cursor");
-        return;
-    };
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut type_name: Option<Vec<u8>> = None;
-    let mut i = 2;
-    while i < argv.len() {
-        let option = argv.get(i);
-        let has_value = i + 1 < argv.len();
-        if option.eq_ignore_ascii_case(b"count") && has_value {
-            match parse_i64(argv.get(i + 1)) {
-                None => {
-                    ctx.reply.error(errors::NOT_INTEGER);
-                    return;
-                }
-                Some(n) if n < 1 => {
-                    ctx.reply.error(errors::SYNTAX);
-                    return;
-                }
-                Some(n) => count = n as usize,
-            }
-        } else if option.eq_ignore_ascii_case(b"match") && has_value {
-            pattern = Some(argv.get(i + 1));
-        } else if option.eq_ignore_ascii_case(b"type") && has_value {
-            type_name = Some(argv.get(i + 1).to_ascii_lowercase());
-        } else {
-            ctx.reply.error(errors::SYNTAX);
-            return;
-        }
-        i += 2;
-    }
-    let now = ctx.now_ms;
-    let mut found: Vec<crate::keyspace::Key> = Vec::new();
-    let next = ctx.db().scan(cursor, count, now, |entry| {
-        if let Some(p) = pattern {
-            if !glob_match(p, &entry.key, false) {
-                return;
-            }
-        }
-        if let Some(t) = &type_name {
-            if entry.value.type_name().as_bytes() != t.as_slice() {
-                return;
-            }
-        }
-        found.push(entry.key.clone());
-    });
-    ctx.reply.array(2);
-    ctx.reply.bulk(next.to_string().as_bytes());
-    ctx.reply.bulks(found.iter().map(|k| &k[..]));
 }

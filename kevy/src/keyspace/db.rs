@@ -146,7 +146,8 @@ impl Db {
         }
     }
 
-    /// Removes `key` whether or not it has expired.
+    /// Removes `key` whether or not it has expired; the entry comes back
+    /// whole, expiry time included.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let hash = self.hasher.hash_one(key);
         let slots = &self.slots;
@@ -158,9 +159,14 @@ impl Db {
             Ok(occupied) => occupied.remove().0,
             Err(_) => return None,
         };
+        let expire_at = self.slots[slot as usize].as_ref().and_then(|e| e.expire_at);
         self.set_expire_at(slot, None);
         self.free.push(slot);
-        self.slots[slot as usize].take()
+        let mut entry = self.slots[slot as usize].take();
+        if let Some(entry) = entry.as_mut() {
+            entry.expire_at = expire_at;
+        }
+        entry
     }
 
     /// Removes `key` if it is live; false when absent or expired.

@@ -11,7 +11,7 @@ mod key;
 pub mod list;
 pub mod set;
 pub mod stream;
-mod value;
+pub mod value;
 pub mod zset;
 
 pub use db::{Db, Entry, ScanCursor};

@@ -55,6 +55,30 @@ pub fn parse_u64(s: &[u8]) -> Option<u64> {
     Some(value)
 }
 
+/// Parses a `SCAN` cursor as Redis does with `strtoul`: optional `+` or
+/// `-` (negated modulo 2^64), decimal digits; an empty string is 0; a
+/// leading space, trailing garbage or overflow is invalid.
+pub fn parse_cursor(s: &[u8]) -> Option<u64> {
+    let (negative, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() {
+        // strtoul parses nothing: Redis then checks only that the whole
+        // string was consumed, which holds for the empty string alone.
+        return s.is_empty().then_some(0);
+    }
+    let mut value: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    Some(if negative { value.wrapping_neg() } else { value })
+}
+
 /// Appends the decimal form of `value`.
 pub fn push_i64(out: &mut Vec<u8>, value: i64) {
     let mut buf = [0u8; 20];
@@ -120,6 +144,17 @@ mod tests {
             b"1a",
         ] {
             assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn cursors_as_strtoul() {
+        assert_eq!(parse_cursor(b""), Some(0));
+        assert_eq!(parse_cursor(b"+0"), Some(0));
+        assert_eq!(parse_cursor(b"00"), Some(0));
+        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        for bad in [&b" 1"[..], b"1 ", b"1x", b"-", b"+", b"18446744073709551616"] {
+            assert_eq!(parse_cursor(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }
 

@@ -89,20 +89,25 @@ pub struct Coordination {
 /// where an option names another (`COPY ... DB n` for the destination).
 pub fn key_db(argv: &OwnedArgv, position: usize, conn_db: usize) -> usize {
     let args = argv.argv();
-    if position == 2 && args.get(0).eq_ignore_ascii_case(b"copy") {
-        let mut i = 3;
-        while i + 1 < args.len() {
-            if args.get(i).eq_ignore_ascii_case(b"db") {
-                if let Some(n) = parse_i64(args.get(i + 1)) {
-                    if n >= 0 {
-                        return n as usize;
-                    }
-                }
-            }
+    if position != 2 || !args.get(0).eq_ignore_ascii_case(b"copy") {
+        return conn_db;
+    }
+    // Options in order, as COPY parses them: the last `DB n` wins.
+    let mut db = conn_db;
+    let mut i = 3;
+    while i < args.len() {
+        if args.get(i).eq_ignore_ascii_case(b"replace") {
             i += 1;
+        } else if args.get(i).eq_ignore_ascii_case(b"db") && i + 1 < args.len() {
+            if let Some(n) = parse_i64(args.get(i + 1)).filter(|&n| n >= 0) {
+                db = n as usize;
+            }
+            i += 2;
+        } else {
+            break;
         }
     }
-    conn_db
+    db
 }
 
 impl Coordination {

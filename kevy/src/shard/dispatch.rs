@@ -314,7 +314,7 @@ impl ShardCore {
 
     fn scan_shards(&mut self, id: ConnId, argv: Argv) {
         let shards = self.shards() as u64;
-        let Some(cursor) = crate::resp::num::parse_u64(argv.get(1)) else {
+        let Some(cursor) = crate::resp::num::parse_cursor(argv.get(1)) else {
             self.reply_error_now(id, "ERR invalid cursor");
             return;
         };

@@ -232,16 +232,19 @@ fn run_scenario(seed: u64) {
             );
         }
     }
-    // Token invariant: exactly one token, always seen once by EXISTS.
+    // Scattered reads are atomic per shard only (see ARCHITECTURE.md): an
+    // EXISTS may run on one shard before a RENAME and on another after it,
+    // so it sees 0, 1 or 2 tokens, never more, and always a well-formed reply.
     let reader = sim.clients.last().expect("reader was added");
     for (i, reply) in reader.replies.iter().enumerate() {
         if i % 2 == 1 {
-            assert_eq!(
-                reply, b":1\r\n",
-                "seed {seed}: a reader saw the token {reply:?}"
+            assert!(
+                matches!(reply.as_slice(), b":0\r\n" | b":1\r\n" | b":2\r\n"),
+                "seed {seed}: a reader got {reply:?}"
             );
         }
     }
+    // At rest, exactly one token exists: no RENAME lost or duplicated it.
     let mut probe = Vec::new();
     let mut args = vec!["MGET".to_string()];
     args.extend(tokens.iter().cloned());
