@@ -76,7 +76,11 @@ pub fn parse_cursor(s: &[u8]) -> Option<u64> {
         }
         value = value.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
     }
-    Some(if negative { value.wrapping_neg() } else { value })
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 /// Appends the decimal form of `value`.
@@ -153,8 +157,20 @@ mod tests {
         assert_eq!(parse_cursor(b"+0"), Some(0));
         assert_eq!(parse_cursor(b"00"), Some(0));
         assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        for bad in [&b" 1"[..], b"1 ", b"1x", b"-", b"+", b"18446744073709551616"] {
-            assert_eq!(parse_cursor(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b" 1"[..],
+            b"1 ",
+            b"1x",
+            b"-",
+            b"+",
+            b"18446744073709551616",
+        ] {
+            assert_eq!(
+                parse_cursor(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
