@@ -2,7 +2,8 @@
 //! groups them, plus consumer groups with their pending entries lists.
 //!
 //! Shape. Entries live in nodes kept in a `BTreeMap` keyed by each node's
-//! first ID; a node holds a run of consecutive entries in a `Vec`. This is
+//! first ID; a node holds a run of consecutive entries in a `Vec`, deleted
+//! ones as tombstones until the node goes, as Redis keeps them. This is
 //! Redis's own layout (a radix tree of listpacks), chosen over one
 //! `BTreeMap<StreamId, fields>` because node boundaries are observable:
 //! `XADD`/`XTRIM` with `~` remove whole nodes only, `XINFO STREAM` reports
@@ -186,7 +187,8 @@ impl StreamEntries {
         match self.nodes.last_entry() {
             Some(mut tail)
                 if tail.get().listpack_bytes() + total_len < max_bytes
-                    && (limits.max_entries == 0 || tail.get().slots() < limits.max_entries) =>
+                    && (limits.max_entries == 0
+                        || (tail.get().slots.len() as u64) < limits.max_entries) =>
             {
                 let master = *tail.key();
                 tail.get_mut().push(master, id, pairs);
@@ -205,15 +207,16 @@ impl StreamEntries {
     /// entry goes is removed whole. Counters other than the length are the
     /// caller's.
     pub fn delete(&mut self, id: StreamId) -> bool {
-        let Some((&key, node)) = self.nodes.range_mut(..=id).next_back() else {
+        let Some((key, slot)) = self.range(id, id).next().map(|e| (e.node_key, e.slot)) else {
             return false;
         };
-        let only_one = node.entries.len() == 1;
-        if !node.delete(id) {
+        let Some(node) = self.nodes.get_mut(&key) else {
             return false;
-        }
-        if only_one {
+        };
+        if node.live == 1 {
             self.nodes.remove(&key);
+        } else {
+            node.delete_at(slot);
         }
         self.length -= 1;
         true

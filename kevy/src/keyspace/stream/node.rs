@@ -3,19 +3,24 @@
 //! A node starts with the entry that created it: that entry's ID keys the
 //! node and its field names become the node's *master fields*; later
 //! entries with the same names store only their values, as Redis's
-//! `SAMEFIELDS` flag does. A deleted entry leaves a tombstone: it is gone
-//! from `entries` but still counted in `deleted`, still fills the node
-//! (its bytes stay in the listpack) and may still be the node's `last_id`,
-//! which is what Redis looks at when it trims by MINID. Each node tracks
-//! the bytes its listpack would take (see `listpack.rs`).
+//! `SAMEFIELDS` flag does. A deleted entry stays in its slot as a
+//! tombstone (its data dropped, its ID kept), as in Redis's listpack: it
+//! still fills the node, its bytes still count, and the node's last slot
+//! is what Redis looks at when it trims by MINID. Each node tracks the
+//! bytes its listpack would take (see `listpack.rs`).
+//!
+//! Slots are in ascending ID order, except after XSETID moved a stream's
+//! last ID back below a node holding only tombstones; such a node is
+//! marked unsorted and scanned slot by slot, as Redis scans a listpack.
 
 use super::listpack::{int_size, str_size, LISTPACK_OVERHEAD};
 use super::StreamId;
 
-/// One live entry.
+/// One slot: a live entry or a tombstone.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
     pub id: StreamId,
+    pub deleted: bool,
     /// Only values are stored; the names are the node's master fields.
     same_fields: bool,
     pairs: usize,
@@ -23,15 +28,16 @@ pub struct Entry {
     packed: Box<[u8]>,
 }
 
-/// One node: a run of consecutive entries.
+/// One node: a run of entries added one after another.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
     master_fields: Box<[Box<[u8]>]>,
-    pub entries: Vec<Entry>,
-    /// Tombstones inside the node.
-    pub deleted: u64,
-    /// The last entry added, live or deleted.
-    pub last_id: StreamId,
+    /// Every entry added, tombstones included, in the order added.
+    pub slots: Vec<Entry>,
+    /// Live entries among the slots.
+    pub live: usize,
+    /// The slots are in ascending ID order.
+    pub sorted: bool,
     /// Listpack bytes, except the live and deleted counters.
     fixed_bytes: u64,
 }
@@ -46,9 +52,9 @@ impl Node {
             + int_size(0);
         let mut node = Node {
             master_fields,
-            entries: Vec::new(),
-            deleted: 0,
-            last_id: id,
+            slots: Vec::new(),
+            live: 0,
+            sorted: true,
             fixed_bytes: LISTPACK_OVERHEAD + master_bytes,
         };
         node.push(id, id, pairs);
@@ -57,17 +63,23 @@ impl Node {
 
     /// The bytes Redis's listpack for this node takes.
     pub fn listpack_bytes(&self) -> u64 {
-        self.fixed_bytes + int_size(self.entries.len() as i64) + int_size(self.deleted as i64)
+        self.fixed_bytes + int_size(self.live as i64) + int_size(self.tombstones() as i64)
     }
 
-    /// Entries ever added and still in the listpack, live or deleted.
-    pub fn slots(&self) -> u64 {
-        self.entries.len() as u64 + self.deleted
+    pub fn tombstones(&self) -> usize {
+        self.slots.len() - self.live
     }
 
-    /// Appends entry `id` (greater than any in the node); `master_id` is
-    /// the node's key.
+    /// The ID in the last slot, live or deleted.
+    pub fn last_id(&self) -> StreamId {
+        self.slots.last().map_or(StreamId::MIN, |e| e.id)
+    }
+
+    /// Appends entry `id`; `master_id` is the node's key.
     pub fn push(&mut self, master_id: StreamId, id: StreamId, pairs: &[&[u8]]) {
+        if self.slots.last().is_some_and(|last| last.id >= id) {
+            self.sorted = false;
+        }
         let count = pairs.len() / 2;
         let same_fields = count == self.master_fields.len()
             && pairs
@@ -96,36 +108,42 @@ impl Node {
         }
         bytes += int_size(elements as i64);
         self.fixed_bytes += bytes;
-        self.last_id = id;
-        self.entries.push(Entry {
+        self.live += 1;
+        self.slots.push(Entry {
             id,
+            deleted: false,
             same_fields,
             pairs: count,
             packed: packed.into_boxed_slice(),
         });
     }
 
-    /// Position of the first live entry not below `id`.
-    pub fn lower_bound(&self, id: StreamId) -> usize {
-        self.entries.partition_point(|e| e.id < id)
-    }
-
-    /// Deletes the live entry `id`, leaving a tombstone.
-    pub fn delete(&mut self, id: StreamId) -> bool {
-        match self.entries.binary_search_by(|e| e.id.cmp(&id)) {
-            Ok(at) => {
-                self.entries.remove(at);
-                self.deleted += 1;
-                true
-            }
-            Err(_) => false,
+    /// The first slot a forward walk from `start` must look at.
+    pub fn first_slot_from(&self, start: StreamId) -> usize {
+        if self.sorted {
+            self.slots.partition_point(|e| e.id < start)
+        } else {
+            0
         }
     }
 
-    /// Deletes the first `n` live entries, leaving tombstones.
-    pub fn delete_first(&mut self, n: usize) {
-        self.entries.drain(..n);
-        self.deleted += n as u64;
+    /// The end of the slots a backward walk down from `end` must look at.
+    pub fn slots_until(&self, end: StreamId) -> usize {
+        if self.sorted {
+            self.slots.partition_point(|e| e.id <= end)
+        } else {
+            self.slots.len()
+        }
+    }
+
+    /// Turns the live entry in slot `at` into a tombstone.
+    pub fn delete_at(&mut self, at: usize) {
+        let slot = &mut self.slots[at];
+        if !slot.deleted {
+            slot.deleted = true;
+            slot.packed = Box::default();
+            self.live -= 1;
+        }
     }
 
     /// Field-value pairs of one of this node's entries.
@@ -133,7 +151,7 @@ impl Node {
         Pairs {
             names: entry.same_fields.then(|| self.master_fields.iter()),
             packed: &entry.packed,
-            left: entry.pairs,
+            left: if entry.deleted { 0 } else { entry.pairs },
         }
     }
 }
@@ -211,7 +229,7 @@ mod tests {
     use super::*;
 
     fn collect(node: &Node, at: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
-        node.pairs(&node.entries[at])
+        node.pairs(&node.slots[at])
             .map(|(f, v)| (f.to_vec(), v.to_vec()))
             .collect()
     }
@@ -227,10 +245,17 @@ mod tests {
         assert_eq!(collect(&node, 1)[0], (b"a".to_vec(), b"x".to_vec()));
         assert_eq!(collect(&node, 2), vec![(b"c".to_vec(), vec![b'z'; 300])]);
         assert!(collect(&node, 3).is_empty());
-        assert!(node.delete(StreamId::new(5, 1)));
-        assert!(!node.delete(StreamId::new(5, 1)));
-        assert_eq!((node.entries.len(), node.deleted, node.slots()), (3, 1, 4));
-        assert_eq!(node.last_id, StreamId::new(7, 0));
+        let bytes = node.listpack_bytes();
+        node.delete_at(1);
+        node.delete_at(1);
+        assert!(collect(&node, 1).is_empty());
+        assert_eq!((node.live, node.tombstones(), node.slots.len()), (3, 1, 4));
+        // Counters 4/0 become 3/1: both one-byte integers.
+        assert_eq!(node.listpack_bytes(), bytes);
+        assert_eq!(node.last_id(), StreamId::new(7, 0));
+        assert!(node.sorted);
+        node.push(id, StreamId::new(6, 5), &[b"a", b"1"]);
+        assert!(!node.sorted);
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! Walking a stream's live entries between two IDs, forward or backward.
 //!
-//! A walk finds its first node in the node map (the last node starting at
-//! or before the walk's first ID), binary-searches inside it, then moves
-//! node by node; it never visits tombstones, which are not stored.
+//! A walk starts at the node Redis's iterator would seek (the last node
+//! starting at or before the walk's first ID, else the first or last
+//! node), then looks at each slot in order as Redis does: tombstones and
+//! entries outside the near end are skipped, and the first live entry past
+//! the far end ends the walk. In sorted nodes a binary search skips the
+//! slots before the near end.
 
 use std::collections::btree_map;
 
@@ -15,6 +18,9 @@ pub struct EntryRef<'a> {
     pub id: StreamId,
     node: &'a Node,
     entry: &'a Entry,
+    /// Where it is: its node's key and its slot there.
+    pub(super) node_key: StreamId,
+    pub(super) slot: usize,
 }
 
 impl<'a> EntryRef<'a> {
@@ -31,7 +37,8 @@ impl<'a> EntryRef<'a> {
 /// Live entries with IDs in `start..=end`, in one direction.
 pub struct Range<'a> {
     nodes: btree_map::Range<'a, StreamId, Node>,
-    current: Option<(&'a Node, &'a [Entry])>,
+    /// The node being walked and the slots left to look at.
+    current: Option<(StreamId, &'a Node, std::ops::Range<usize>)>,
     start: StreamId,
     end: StreamId,
     rev: bool,
@@ -56,8 +63,16 @@ impl StreamEntries {
 
     /// Entries in `start..=end`, descending.
     pub fn range_rev(&self, start: StreamId, end: StreamId) -> Range<'_> {
+        // Like Redis: the last node starting at or before `end`, or the
+        // last node when none does.
+        let to = self
+            .nodes
+            .range(..=end)
+            .next_back()
+            .or_else(|| self.nodes.last_key_value())
+            .map_or(StreamId::MIN, |(key, _)| *key);
         Range {
-            nodes: self.nodes.range(..=end),
+            nodes: self.nodes.range(..=to),
             current: None,
             start,
             end,
@@ -75,43 +90,55 @@ impl<'a> Range<'a> {
 
     fn forward(&mut self) -> Option<EntryRef<'a>> {
         loop {
-            if let Some((node, slice)) = self.current {
-                if let Some((entry, rest)) = slice.split_first() {
+            if let Some((key, node, slots)) = &mut self.current {
+                let (key, node) = (*key, *node);
+                for at in slots.by_ref() {
+                    let entry = &node.slots[at];
+                    if entry.deleted || entry.id < self.start {
+                        continue;
+                    }
                     if entry.id > self.end {
                         return self.finish();
                     }
-                    self.current = Some((node, rest));
                     return Some(EntryRef {
                         id: entry.id,
                         node,
                         entry,
+                        node_key: key,
+                        slot: at,
                     });
                 }
             }
-            let (_, node) = self.nodes.next()?;
-            let from = node.lower_bound(self.start);
-            self.current = Some((node, &node.entries[from..]));
+            let (key, node) = self.nodes.next()?;
+            let from = node.first_slot_from(self.start);
+            self.current = Some((*key, node, from..node.slots.len()));
         }
     }
 
     fn backward(&mut self) -> Option<EntryRef<'a>> {
         loop {
-            if let Some((node, slice)) = self.current {
-                if let Some((entry, rest)) = slice.split_last() {
+            if let Some((key, node, slots)) = &mut self.current {
+                let (key, node) = (*key, *node);
+                while let Some(at) = slots.next_back() {
+                    let entry = &node.slots[at];
+                    if entry.deleted || entry.id > self.end {
+                        continue;
+                    }
                     if entry.id < self.start {
                         return self.finish();
                     }
-                    self.current = Some((node, rest));
                     return Some(EntryRef {
                         id: entry.id,
                         node,
                         entry,
+                        node_key: key,
+                        slot: at,
                     });
                 }
             }
-            let (_, node) = self.nodes.next_back()?;
-            let to = node.entries.partition_point(|e| e.id <= self.end);
-            self.current = Some((node, &node.entries[..to]));
+            let (key, node) = self.nodes.next_back()?;
+            let to = node.slots_until(self.end);
+            self.current = Some((*key, node, 0..to));
         }
     }
 }

@@ -41,14 +41,16 @@ fn check_invariants(s: &StreamEntries) {
     let mut live = 0;
     let mut previous: Option<StreamId> = None;
     for (key, node) in &s.nodes {
-        assert!(node.entries.iter().all(|e| e.id >= *key));
-        assert!(node.last_id >= *key);
-        for entry in &node.entries {
+        assert!(node.sorted);
+        assert!(node.live > 0 || !node.slots.is_empty());
+        assert_eq!(node.slots.first().map(|e| e.id), Some(*key));
+        for entry in &node.slots {
             assert!(previous.is_none_or(|p| p < entry.id));
-            assert!(entry.id <= node.last_id);
             previous = Some(entry.id);
         }
-        live += node.entries.len() as u64;
+        let counted = node.slots.iter().filter(|e| !e.deleted).count();
+        assert_eq!(counted, node.live);
+        live += node.live as u64;
     }
     assert_eq!(live, s.len());
     assert!(s.last_live_id().is_none_or(|id| id <= s.last_id));
@@ -120,6 +122,51 @@ fn minid_uses_the_last_slot_even_when_deleted() {
     .expect("greater ID");
     assert_eq!(s.node_count(), 2);
     check_invariants(&s);
+}
+
+#[test]
+fn nodes_walked_slot_by_slot_after_the_last_id_moved_back() {
+    // [5 6 7] with 7 deleted, then MINID 7: a node of tombstones only.
+    let mut s = StreamEntries::default();
+    for ms in [5, 6, 7] {
+        s.add(
+            IdRequest::Exact(StreamId::new(ms, 0)),
+            &[b"f", b"v"],
+            0,
+            limits(100),
+        )
+        .expect("ascending IDs");
+    }
+    s.delete_many(&[StreamId::new(7, 0)]);
+    let minid = |ms| Trim {
+        strategy: TrimStrategy::MinId(StreamId::new(ms, 0)),
+        approx: false,
+        limit: 0,
+    };
+    assert_eq!(s.trim(minid(7)), 2);
+    // XSETID 0, then entries that sort before the node's key join it.
+    s.last_id = StreamId::MIN;
+    for ms in [1, 2] {
+        s.add(
+            IdRequest::Exact(StreamId::new(ms, 0)),
+            &[b"f", b"v"],
+            0,
+            limits(100),
+        )
+        .expect("greater than the last ID");
+    }
+    assert_eq!(s.node_count(), 1);
+    assert_eq!(ids(&s), vec![1, 2]);
+    let back: Vec<u64> = s
+        .range_rev(StreamId::MIN, StreamId::MAX)
+        .map(|e| e.id.ms)
+        .collect();
+    assert_eq!(back, vec![2, 1]);
+    assert!(s.contains(StreamId::new(1, 0)));
+    // MINID stops at the first slot not below it, a tombstone here.
+    assert_eq!(s.trim(minid(2)), 0);
+    assert!(s.delete_many(&[StreamId::new(1, 0)]) == 1);
+    assert_eq!(ids(&s), vec![2]);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //!
 //! Trimming looks at the first node again and again: a node that can go
 //! whole (MAXLEN: the stream stays at least `maxlen` long without it;
-//! MINID: its last entry, even a tombstone, is below the ID) is removed;
+//! MINID: its last slot, even a tombstone, is below the ID) is removed;
 //! otherwise approximate trimming (`~`) stops, and exact trimming deletes
 //! entries from the front of that node, leaving tombstones, and stops. A
 //! non-zero `limit` stops before a node whose live entries would take the
@@ -43,13 +43,13 @@ impl StreamEntries {
                 break;
             };
             let node = first.get_mut();
-            let live = node.entries.len() as u64;
+            let live = node.live as u64;
             if trim.limit != 0 && deleted.saturating_add(live) > trim.limit {
                 break;
             }
             let whole = match trim.strategy {
                 TrimStrategy::MaxLen(maxlen) => self.length - live >= maxlen,
-                TrimStrategy::MinId(min) => node.last_id < min,
+                TrimStrategy::MinId(min) => node.last_id() < min,
             };
             if whole {
                 first.remove();
@@ -60,14 +60,22 @@ impl StreamEntries {
             if trim.approx {
                 break;
             }
-            let count = match trim.strategy {
-                // Not removable whole, so fewer than `live` must go.
-                TrimStrategy::MaxLen(maxlen) => (self.length - maxlen) as usize,
-                TrimStrategy::MinId(min) => node.lower_bound(min),
-            };
-            node.delete_first(count);
-            self.length -= count as u64;
-            deleted += count as u64;
+            // Slot by slot from the front, tombstones included, as Redis
+            // walks the listpack.
+            for at in 0..node.slots.len() {
+                let stop = match trim.strategy {
+                    TrimStrategy::MaxLen(maxlen) => self.length <= maxlen,
+                    TrimStrategy::MinId(min) => node.slots[at].id >= min,
+                };
+                if stop {
+                    break;
+                }
+                if !node.slots[at].deleted {
+                    node.delete_at(at);
+                    self.length -= 1;
+                    deleted += 1;
+                }
+            }
             break;
         }
         deleted
