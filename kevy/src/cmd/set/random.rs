@@ -1,0 +1,221 @@
+//! `SRANDMEMBER` and `SPOP`, and the random picks HRANDFIELD shares.
+//!
+//! Both collection forms keep their items at dense positions, so a random
+//! member is one uniform index. Counts follow Redis (`srandmemberWithCount`,
+//! `spopWithCount`): a positive count asks for distinct members (all of
+//! them, in iteration order, when it reaches the size), a negative one for
+//! that many independent picks. Redis streams such a reply however large;
+//! kevy builds replies in memory, so a negative count whose reply could
+//! not fit in `proto-max-bulk-len` bytes is refused instead.
+
+use super::{lookup_read, lookup_write, reply_member, reply_set, SetLookup};
+use crate::cmd::{errors, ExecCtx};
+use crate::random::SplitMix64;
+use crate::resp::num::parse_i64;
+use crate::resp::{Argv, ReplyBuf};
+
+/// `getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX)`'s error.
+const COUNT_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+/// `getPositiveLongFromObjectOrReply`'s error.
+const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+/// A negative count whose reply would exceed `proto-max-bulk-len`.
+const REPLY_TOO_LARGE: &str =
+    "ERR value is out of range, the reply would exceed proto-max-bulk-len";
+/// The smallest RESP encoding of one bulk string (`$0\r\n\r\n`).
+pub(in crate::cmd) const MIN_BULK_REPLY: u64 = 6;
+
+/// SRANDMEMBER's and HRANDFIELD's count: any `i64` but `i64::MIN`.
+/// None when an error was replied.
+pub(in crate::cmd) fn parse_count(reply: &mut ReplyBuf, arg: &[u8]) -> Option<i64> {
+    match parse_i64(arg) {
+        None => reply.error(errors::NOT_INTEGER),
+        Some(i64::MIN) => reply.error(COUNT_RANGE),
+        Some(count) => return Some(count),
+    }
+    None
+}
+
+/// Whether `picks` repeated picks of at least `min_bytes` each stay within
+/// the reply budget; replies the error when not.
+pub(in crate::cmd) fn repeats_fit(
+    reply: &mut ReplyBuf,
+    picks: u64,
+    min_bytes: u64,
+    max_bulk_len: u64,
+) -> bool {
+    if picks.saturating_mul(min_bytes) > max_bulk_len {
+        reply.error(REPLY_TOO_LARGE);
+        return false;
+    }
+    true
+}
+
+/// `count` distinct positions in `0..size` (`count < size`), ascending.
+pub(in crate::cmd) fn distinct_positions(
+    rng: &mut SplitMix64,
+    size: usize,
+    count: usize,
+) -> Vec<usize> {
+    debug_assert!(count < size);
+    let mut picked = Vec::with_capacity(count);
+    if count.saturating_mul(3) > size {
+        // Selection sampling (Knuth's algorithm S): one pass, in order.
+        let mut needed = count;
+        for position in 0..size {
+            if rng.below(size - position) < needed {
+                picked.push(position);
+                needed -= 1;
+                if needed == 0 {
+                    break;
+                }
+            }
+        }
+    } else {
+        // Few of many: draw until enough distinct ones.
+        let mut seen = hashbrown::HashSet::with_capacity(count);
+        while picked.len() < count {
+            let position = rng.below(size);
+            if seen.insert(position) {
+                picked.push(position);
+            }
+        }
+        picked.sort_unstable();
+    }
+    picked
+}
+
+/// `SRANDMEMBER key [count]`.
+pub(in crate::cmd) fn srandmember(ctx: &mut ExecCtx, argv: Argv) {
+    match argv.len() {
+        3 => return srandmember_count(ctx, argv),
+        len if len > 3 => return ctx.reply.error(errors::SYNTAX),
+        _ => {}
+    }
+    let (now, clock) = (ctx.now_ms, ctx.clock);
+    let db = ctx.keyspace.db(ctx.db_index);
+    match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
+        SetLookup::Absent => ctx.reply.null(),
+        SetLookup::WrongType => ctx.reply.error(errors::WRONGTYPE),
+        SetLookup::Set(set) => {
+            let at = ctx.rng.below(set.len());
+            reply_member(&mut ctx.reply, set.member_at(at));
+        }
+    }
+}
+
+fn srandmember_count(ctx: &mut ExecCtx, argv: Argv) {
+    let Some(count) = parse_count(&mut ctx.reply, argv.get(2)) else {
+        return;
+    };
+    let (now, clock) = (ctx.now_ms, ctx.clock);
+    let max_bulk_len = ctx.config.proto_max_bulk_len;
+    let db = ctx.keyspace.db(ctx.db_index);
+    let set = match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
+        SetLookup::Absent => return ctx.reply.array(0),
+        SetLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
+        SetLookup::Set(set) => set,
+    };
+    let size = set.len();
+    let wanted = count.unsigned_abs();
+    if wanted == 0 {
+        return ctx.reply.array(0);
+    }
+    if count < 0 || wanted == 1 {
+        if !repeats_fit(&mut ctx.reply, wanted, MIN_BULK_REPLY, max_bulk_len) {
+            return;
+        }
+        ctx.reply.array(wanted as usize);
+        for _ in 0..wanted {
+            let at = ctx.rng.below(size);
+            reply_member(&mut ctx.reply, set.member_at(at));
+        }
+        return;
+    }
+    if wanted >= size as u64 {
+        ctx.reply.array(size);
+        for member in set.iter() {
+            reply_member(&mut ctx.reply, member);
+        }
+        return;
+    }
+    let positions = distinct_positions(ctx.rng, size, wanted as usize);
+    ctx.reply.array(positions.len());
+    for at in positions {
+        reply_member(&mut ctx.reply, set.member_at(at));
+    }
+}
+
+/// `SPOP key [count]`.
+pub(in crate::cmd) fn spop(ctx: &mut ExecCtx, argv: Argv) {
+    match argv.len() {
+        3 => return spop_count(ctx, argv),
+        len if len > 3 => return ctx.reply.error(errors::SYNTAX),
+        _ => {}
+    }
+    let key = argv.get(1);
+    let (now, clock) = (ctx.now_ms, ctx.clock);
+    let db = ctx.keyspace.db(ctx.db_index);
+    let emptied = match lookup_write(db, key, now, clock) {
+        SetLookup::Absent => return ctx.reply.null(),
+        SetLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
+        SetLookup::Set(set) => {
+            let at = ctx.rng.below(set.len());
+            reply_member(&mut ctx.reply, set.member_at(at));
+            set.remove_at(at);
+            set.is_empty()
+        }
+    };
+    if emptied {
+        db.remove(key);
+    }
+}
+
+fn spop_count(ctx: &mut ExecCtx, argv: Argv) {
+    let count = match parse_i64(argv.get(2)) {
+        None => return ctx.reply.error(errors::NOT_INTEGER),
+        Some(count) if count < 0 => return ctx.reply.error(NOT_POSITIVE),
+        Some(count) => count as u64,
+    };
+    let key = argv.get(1);
+    let (now, clock) = (ctx.now_ms, ctx.clock);
+    let db = ctx.keyspace.db(ctx.db_index);
+    let set = match lookup_write(db, key, now, clock) {
+        SetLookup::Absent => return ctx.reply.set(0),
+        SetLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
+        SetLookup::Set(set) => set,
+    };
+    if count == 0 {
+        return ctx.reply.set(0);
+    }
+    if count >= set.len() as u64 {
+        // Redis replies through SUNION here, whose read lookup counts a
+        // keyspace hit.
+        ctx.stats.keyspace_hits += 1;
+        reply_set(&mut ctx.reply, set);
+        db.remove(key);
+        return;
+    }
+    ctx.reply.set(count as usize);
+    for _ in 0..count {
+        let at = ctx.rng.below(set.len());
+        reply_member(&mut ctx.reply, set.member_at(at));
+        set.remove_at(at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distinct_positions_are_distinct_sorted_and_in_range() {
+        let mut rng = SplitMix64::new(3);
+        for (size, count) in [(10, 9), (10, 1), (1000, 5), (1000, 400), (2, 1)] {
+            let picked = distinct_positions(&mut rng, size, count);
+            assert_eq!(picked.len(), count);
+            assert!(picked.windows(2).all(|w| w[0] < w[1]));
+            assert!(picked.iter().all(|&p| p < size));
+        }
+    }
+}
