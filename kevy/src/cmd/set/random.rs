@@ -17,7 +17,8 @@ use crate::resp::{Argv, ReplyBuf};
 /// `getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX)`'s error.
 const COUNT_RANGE: &str =
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
-/// `getPositiveLongFromObjectOrReply`'s error.
+/// `getPositiveLongFromObjectOrReply`'s error, for text that is not an
+/// integer too.
 const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
 /// A negative count whose reply would exceed `proto-max-bulk-len`.
 const REPLY_TOO_LARGE: &str =
@@ -173,9 +174,8 @@ pub(in crate::cmd) fn spop(ctx: &mut ExecCtx, argv: Argv) {
 
 fn spop_count(ctx: &mut ExecCtx, argv: Argv) {
     let count = match parse_i64(argv.get(2)) {
-        None => return ctx.reply.error(errors::NOT_INTEGER),
-        Some(count) if count < 0 => return ctx.reply.error(NOT_POSITIVE),
-        Some(count) => count as u64,
+        Some(count) if count >= 0 => count as u64,
+        _ => return ctx.reply.error(NOT_POSITIVE),
     };
     let key = argv.get(1);
     let (now, clock) = (ctx.now_ms, ctx.clock);
