@@ -130,7 +130,7 @@ pub(super) fn reply_set(reply: &mut ReplyBuf, set: &SetValue) {
 /// not a usable count (the handler then replies the error).
 fn sintercard_keys(argv: Argv, out: &mut Vec<usize>) {
     let numkeys = crate::resp::num::parse_i64(argv.get(1)).unwrap_or(0);
-    if numkeys < 1 || numkeys as u64 > (argv.len() - 2) as u64 {
+    if numkeys < 1 || numkeys as u64 > argv.len().saturating_sub(2) as u64 {
         return;
     }
     out.extend(2..2 + numkeys as usize);

@@ -9,7 +9,7 @@
 //! size of a reply to a negative count.
 
 use super::{lookup_read, HashLookup};
-use crate::cmd::set::random::{distinct_positions, parse_count, repeats_fit, MIN_BULK_REPLY};
+use crate::cmd::set::random::{distinct_positions, parse_count, RepeatBudget, MIN_BULK_REPLY};
 use crate::cmd::strings::option_is;
 use crate::cmd::{errors, ExecCtx};
 use crate::resp::{Argv, ReplyBuf};
@@ -57,6 +57,7 @@ pub(in crate::cmd) fn hrandfield(ctx: &mut ExecCtx, argv: Argv) {
     match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         HashLookup::Absent => ctx.reply.null(),
         HashLookup::WrongType => ctx.reply.error(errors::WRONGTYPE),
+        HashLookup::Hash(hash) if hash.is_empty() => ctx.reply.null(),
         HashLookup::Hash(hash) => {
             let at = ctx.rng.below(hash.len());
             ctx.reply.bulk(hash.pair_at(at).0);
@@ -75,7 +76,7 @@ fn with_count(ctx: &mut ExecCtx, argv: Argv, count: i64, with_values: bool) {
     };
     let size = hash.len();
     let wanted = count.unsigned_abs();
-    if wanted == 0 {
+    if wanted == 0 || size == 0 {
         return ctx.reply.array(0);
     }
     if count < 0 || wanted == 1 {
@@ -84,9 +85,10 @@ fn with_count(ctx: &mut ExecCtx, argv: Argv, count: i64, with_values: bool) {
         } else {
             MIN_BULK_REPLY
         };
-        if !repeats_fit(&mut ctx.reply, wanted, min_bytes, max_bulk_len) {
+        let Some(budget) = RepeatBudget::new(&mut ctx.reply, wanted, min_bytes, max_bulk_len)
+        else {
             return;
-        }
+        };
         reply_header(&mut ctx.reply, wanted as usize, with_values);
         // A listpack has no positional index: list its pairs once.
         let listed: Vec<(&[u8], &[u8])> = if hash.is_listpack() {
@@ -102,6 +104,9 @@ fn with_count(ctx: &mut ExecCtx, argv: Argv, count: i64, with_values: bool) {
                 hash.pair_at(at)
             };
             reply_pick(&mut ctx.reply, pick, with_values);
+            if !budget.still_fits(&mut ctx.reply) {
+                return;
+            }
         }
         return;
     }

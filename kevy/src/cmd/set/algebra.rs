@@ -214,7 +214,7 @@ pub(in crate::cmd) fn sintercard(ctx: &mut ExecCtx, argv: Argv) {
         Some(n) if n >= 1 => n as u64,
         _ => return ctx.reply.error(NUMKEYS),
     };
-    if numkeys > (argv.len() - 2) as u64 {
+    if numkeys > argv.len().saturating_sub(2) as u64 {
         return ctx.reply.error(TOO_MANY_KEYS);
     }
     let keys_end = 2 + numkeys as usize;

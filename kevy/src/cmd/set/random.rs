@@ -37,19 +37,39 @@ pub(in crate::cmd) fn parse_count(reply: &mut ReplyBuf, arg: &[u8]) -> Option<i6
     None
 }
 
-/// Whether `picks` repeated picks of at least `min_bytes` each stay within
-/// the reply budget; replies the error when not.
-pub(in crate::cmd) fn repeats_fit(
-    reply: &mut ReplyBuf,
-    picks: u64,
-    min_bytes: u64,
-    max_bulk_len: u64,
-) -> bool {
-    if picks.saturating_mul(min_bytes) > max_bulk_len {
-        reply.error(REPLY_TOO_LARGE);
-        return false;
+/// Bounds the reply to a negative count. Checked up front with the
+/// smallest possible size per pick, then after every pick with the bytes
+/// really written, so neither many picks nor big members can build a
+/// reply over `proto-max-bulk-len`.
+pub(in crate::cmd) struct RepeatBudget {
+    start: usize,
+    max_bytes: u64,
+}
+
+impl RepeatBudget {
+    /// None (the error replied) when `picks` picks of at least
+    /// `min_bytes` each cannot fit.
+    pub fn new(reply: &mut ReplyBuf, picks: u64, min_bytes: u64, max_bytes: u64) -> Option<Self> {
+        if picks.saturating_mul(min_bytes) > max_bytes {
+            reply.error(REPLY_TOO_LARGE);
+            return None;
+        }
+        Some(RepeatBudget {
+            start: reply.out.len(),
+            max_bytes,
+        })
     }
-    true
+
+    /// After a pick: false when the reply outgrew the budget, in which
+    /// case it was replaced by the error.
+    pub fn still_fits(&self, reply: &mut ReplyBuf) -> bool {
+        if (reply.out.len() - self.start) as u64 <= self.max_bytes {
+            return true;
+        }
+        reply.out.truncate(self.start);
+        reply.error(REPLY_TOO_LARGE);
+        false
+    }
 }
 
 /// `count` distinct positions in `0..size` (`count < size`), ascending.
@@ -98,6 +118,7 @@ pub(in crate::cmd) fn srandmember(ctx: &mut ExecCtx, argv: Argv) {
     match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         SetLookup::Absent => ctx.reply.null(),
         SetLookup::WrongType => ctx.reply.error(errors::WRONGTYPE),
+        SetLookup::Set(set) if set.is_empty() => ctx.reply.null(),
         SetLookup::Set(set) => {
             let at = ctx.rng.below(set.len());
             reply_member(&mut ctx.reply, set.member_at(at));
@@ -119,17 +140,21 @@ fn srandmember_count(ctx: &mut ExecCtx, argv: Argv) {
     };
     let size = set.len();
     let wanted = count.unsigned_abs();
-    if wanted == 0 {
+    if wanted == 0 || size == 0 {
         return ctx.reply.array(0);
     }
     if count < 0 || wanted == 1 {
-        if !repeats_fit(&mut ctx.reply, wanted, MIN_BULK_REPLY, max_bulk_len) {
+        let Some(budget) = RepeatBudget::new(&mut ctx.reply, wanted, MIN_BULK_REPLY, max_bulk_len)
+        else {
             return;
-        }
+        };
         ctx.reply.array(wanted as usize);
         for _ in 0..wanted {
             let at = ctx.rng.below(size);
             reply_member(&mut ctx.reply, set.member_at(at));
+            if !budget.still_fits(&mut ctx.reply) {
+                return;
+            }
         }
         return;
     }
@@ -160,6 +185,10 @@ pub(in crate::cmd) fn spop(ctx: &mut ExecCtx, argv: Argv) {
     let emptied = match lookup_write(db, key, now, clock) {
         SetLookup::Absent => return ctx.reply.null(),
         SetLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
+        SetLookup::Set(set) if set.is_empty() => {
+            ctx.reply.null();
+            true
+        }
         SetLookup::Set(set) => {
             let at = ctx.rng.below(set.len());
             reply_member(&mut ctx.reply, set.member_at(at));

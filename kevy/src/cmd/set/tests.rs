@@ -188,6 +188,21 @@ fn random_counts_at_the_edges() {
 }
 
 #[test]
+fn replies_to_negative_counts_stay_within_proto_max_bulk_len() {
+    let mut b = Bench::new();
+    b.config.proto_max_bulk_len = 100;
+    b.run(&format!("SADD s {}", "m".repeat(50)));
+    let too_large = "-ERR value is out of range, the reply would exceed proto-max-bulk-len\r\n";
+    assert!(b.run("SRANDMEMBER s -1").starts_with("*1\r\n$50\r\n"));
+    assert_eq!(b.run("SRANDMEMBER s -2"), too_large);
+    assert_eq!(b.run("SRANDMEMBER s -17"), too_large);
+    b.run(&format!("HSET h f {}", "v".repeat(30)));
+    assert!(b.run("HRANDFIELD h -2 WITHVALUES").starts_with("*4\r\n"));
+    assert_eq!(b.run("HRANDFIELD h -3 WITHVALUES"), too_large);
+    assert_eq!(b.run("HRANDFIELD h -9 WITHVALUES"), too_large);
+}
+
+#[test]
 fn big_sets_pop_and_sample_without_repeats() {
     let mut b = Bench::new();
     b.run(&format!("SADD s {}", ints(0, 999)));
