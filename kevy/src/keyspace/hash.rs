@@ -31,7 +31,8 @@ pub struct HashLimits {
 impl Default for HashLimits {
     fn default() -> Self {
         HashLimits {
-            max_listpack_entries: 128,
+            // Redis 7.0's built-in default (its sample redis.conf says 128).
+            max_listpack_entries: 512,
             max_listpack_value: 64,
         }
     }
@@ -56,7 +57,8 @@ impl Keyed for FieldValue {
 #[derive(Clone, Debug, PartialEq)]
 enum Repr {
     Listpack(PackedPairs),
-    Table(ScanTable<FieldValue>),
+    /// Boxed: keeps `Value` small for the many keys that are not big hashes.
+    Table(Box<ScanTable<FieldValue>>),
 }
 
 /// A hash value.
@@ -119,7 +121,7 @@ impl HashValue {
                 value: value.into(),
             });
         }
-        self.repr = Repr::Table(table);
+        self.repr = Repr::Table(Box::new(table));
     }
 
     /// Redis's `hashTypeTryConversion`, run before a write of several

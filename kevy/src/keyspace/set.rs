@@ -61,7 +61,8 @@ impl<'a> Member<'a> {
 #[derive(Clone, Debug, PartialEq)]
 enum Repr {
     Ints(IntSet),
-    Table(ScanTable<Box<[u8]>>),
+    /// Boxed: keeps `Value` small for the many keys that are not big sets.
+    Table(Box<ScanTable<Box<[u8]>>>),
 }
 
 /// A set value.
@@ -87,7 +88,7 @@ impl SetValue {
             SetValue::default()
         } else {
             SetValue {
-                repr: Repr::Table(ScanTable::with_capacity(1)),
+                repr: Repr::Table(Box::new(ScanTable::with_capacity(1))),
             }
         }
     }
@@ -143,7 +144,7 @@ impl SetValue {
             push_i64(&mut digits, n);
             table.insert_new(digits.as_slice().into());
         }
-        self.repr = Repr::Table(table);
+        self.repr = Repr::Table(Box::new(table));
     }
 
     /// Redis's `setTypeAdd`: adds `member`, converting an intset that gets

@@ -11,6 +11,7 @@ fn long(n: usize) -> String {
 #[test]
 fn conversions_happen_when_redis_converts() {
     let mut b = Bench::new();
+    b.configure("hash-max-listpack-entries", "128");
     let cases: &[(&str, &str)] = &[
         ("HSET a f v", "listpack"),
         (&format!("HSET a f {}", long(64)), "listpack"),

@@ -120,3 +120,11 @@ proptest! {
         prop_assert_eq!(scan_all(&set, count), model);
     }
 }
+
+#[test]
+fn values_stay_small() {
+    // Every key's entry holds a `Value`: the hashed forms are boxed so a
+    // set or hash costs no more inline than a string does.
+    assert!(std::mem::size_of::<SetValue>() <= 32);
+    assert!(std::mem::size_of::<crate::keyspace::hash::HashValue>() <= 32);
+}
