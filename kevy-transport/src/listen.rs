@@ -30,3 +30,29 @@ pub fn bind_reuseport(addr: SocketAddr) -> Result<TcpListener, TransportError> {
     socket.listen(TCP_BACKLOG).map_err(map)?;
     Ok(socket.into())
 }
+
+/// Binds `addr` with SO_REUSEPORT without listening: the port is held
+/// (port 0 resolved) while the shards bind their listeners, yet no
+/// connection can be queued on it (only listening sockets of a reuseport
+/// group receive connections).
+pub fn reserve_port(addr: SocketAddr) -> Result<(Socket, SocketAddr), TransportError> {
+    let map = |source| TransportError::Bind { addr, source };
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).map_err(map)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true).map_err(map)?;
+    }
+    socket.set_reuse_address(true).map_err(map)?;
+    socket.set_reuse_port(true).map_err(map)?;
+    socket.bind(&addr.into()).map_err(map)?;
+    let bound = socket
+        .local_addr()
+        .map_err(map)?
+        .as_socket()
+        .ok_or_else(|| map(std::io::Error::other("not an inet address")))?;
+    Ok((socket, bound))
+}

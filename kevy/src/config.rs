@@ -178,7 +178,15 @@ static DIRECTIVES: &[Directive] = &[
     d("unixsocket", Kind::Text, "", false),
     d("lfu-log-factor", I32, "10", true),
     d("lfu-decay-time", I32, "1", true),
-    d("hash-max-listpack-entries", Kind::Memory, "128", true),
+    d(
+        "hash-max-listpack-entries",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "512",
+        true,
+    ),
     d("hash-max-listpack-value", Kind::Memory, "64", true),
     d(
         "list-max-listpack-size",
@@ -189,8 +197,24 @@ static DIRECTIVES: &[Directive] = &[
         "-2",
         true,
     ),
-    d("set-max-intset-entries", Kind::Memory, "512", true),
-    d("zset-max-listpack-entries", Kind::Memory, "128", true),
+    d(
+        "set-max-intset-entries",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "512",
+        true,
+    ),
+    d(
+        "zset-max-listpack-entries",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "128",
+        true,
+    ),
     d("zset-max-listpack-value", Kind::Memory, "64", true),
     d("list-compress-depth", I32, "0", true),
     d("stream-node-max-bytes", Kind::Memory, "4096", true),
@@ -203,6 +227,16 @@ static DIRECTIVES: &[Directive] = &[
         "100",
         true,
     ),
+];
+
+/// Old names Redis 7.0 still accepts (and lists) for renamed directives.
+static ALIASES: &[(&str, &str)] = &[
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
+    ("list-max-ziplist-size", "list-max-listpack-size"),
+    ("slave-read-only", "replica-read-only"),
 ];
 
 /// Parses a Redis memory value: bytes, or a number with `k kb m mb g gb`
@@ -321,9 +355,21 @@ fn canonical(kind: Kind, args: &[&str]) -> Result<String, ConfigError> {
 
 impl Config {
     fn directive(name: &str) -> Option<&'static Directive> {
+        let name = ALIASES
+            .iter()
+            .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
+            .map_or(name, |(_, canonical)| canonical);
         DIRECTIVES
             .iter()
             .find(|d| d.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Every directive by its current name (no aliases), with its value.
+    pub fn canonical_values(&self) -> Vec<(&'static str, &str)> {
+        self.values
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect()
     }
 
     /// Sets a directive at start (command line or config file).
@@ -356,11 +402,21 @@ impl Config {
 
     /// `(name, value)` of every directive matching the glob `pattern`.
     pub fn matching(&self, pattern: &str) -> Vec<(&'static str, &str)> {
+        let aliases = ALIASES
+            .iter()
+            .filter_map(|(alias, canonical)| Some((*alias, self.values.get(canonical)?)));
         self.values
             .iter()
+            .map(|(name, value)| (*name, value))
+            .chain(aliases)
             .filter(|(name, _)| glob_match(pattern.as_bytes(), name.as_bytes(), true))
-            .map(|(name, value)| (*name, value.as_str()))
+            .map(|(name, value)| (name, value.as_str()))
             .collect()
+    }
+
+    /// The value of a directive by any of its names, ignoring case.
+    pub fn get_any(&self, name: &str) -> Option<&str> {
+        Self::directive(name).and_then(|d| self.get(d.name))
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {

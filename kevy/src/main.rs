@@ -82,7 +82,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let config = match configure(&args) {
+    let mut config = match configure(&args) {
         Ok(config) => config,
         Err(message) => {
             eprintln!("{message}");
@@ -99,6 +99,17 @@ fn main() -> ExitCode {
     if let Err(err) = std::env::set_current_dir(&config.dir) {
         log::error!("Can't chdir to '{}': {err}", config.dir.display());
         return ExitCode::FAILURE;
+    }
+    // `CONFIG GET dir` reports the absolute directory, as Redis does.
+    if let Ok(cwd) = std::env::current_dir() {
+        let _ = config.set_startup("dir", &[&cwd.to_string_lossy()]);
+    }
+    // Handlers first, so a signal during start-up stops cleanly too.
+    let signalled = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(err) = signal_hook::flag::register(signal, signalled.clone()) {
+            log::warn!("Could not install the handler of signal {signal}: {err}");
+        }
     }
     let server = Server::new(config);
     let shards = server.shard_count();
@@ -121,12 +132,6 @@ fn main() -> ExitCode {
     );
     log::info!("Ready to accept connections tcp");
 
-    let signalled = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(err) = signal_hook::flag::register(signal, signalled.clone()) {
-            log::warn!("Could not install the handler of signal {signal}: {err}");
-        }
-    }
     while !running.is_stopping() {
         if signalled.load(Ordering::SeqCst) {
             log::warn!("Received shutdown signal, scheduling shutdown...");

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use kevy_transport::listen::reserve_port;
 use kevy_transport::{ShardLoop, TransportError};
 
 use crate::config::Config;
@@ -76,22 +77,19 @@ impl Server {
         for text in &self.config.bind {
             binds.push(parse_bind(text, self.config.port)?);
         }
-        // The first shard resolves port 0 and optional addresses; the others
-        // bind exactly what it bound.
+        // Reserve each address first (port 0 resolved, optional addresses
+        // skipped); the reservations hold the port without listening while
+        // every shard binds its listener, then are dropped.
         let mut addrs = Vec::new();
         let mut port = self.config.port;
-        // Probes hold each address (SO_REUSEPORT) until every shard has
-        // bound it, so a port the kernel picked cannot be taken meanwhile.
-        let mut probes = Vec::new();
+        let mut reservations = Vec::new();
         for (addr, optional) in &binds {
             let addr = SocketAddr::new(addr.ip(), port);
-            match L::bind(&[addr]) {
-                Ok(probe) => {
-                    if let Some(first) = probe.local_addrs().first() {
-                        port = first.port();
-                        addrs.push(*first);
-                    }
-                    probes.push(probe);
+            match reserve_port(addr) {
+                Ok((socket, bound)) => {
+                    port = bound.port();
+                    addrs.push(bound);
+                    reservations.push(socket);
                 }
                 Err(err) if *optional => log::warn!("Could not bind {addr} (optional): {err}"),
                 Err(err) => return Err(err.into()),
@@ -103,7 +101,7 @@ impl Server {
         let loops = (0..shards)
             .map(|_| L::bind(&addrs))
             .collect::<Result<Vec<_>, _>>()?;
-        drop(probes);
+        drop(reservations);
         let doorbells: Arc<[Doorbell]> = loops.iter().map(|l| Doorbell::new(l.waker())).collect();
         let meshes = build_mesh(doorbells.clone());
         let shared = Arc::new(ServerShared::new(shards, port));

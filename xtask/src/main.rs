@@ -1,1 +1,65 @@
-fn main() {}
+//! `cargo xtask <command>`: the repository's chores, in Rust rather than in
+//! shell scripts (the alias lives in `.cargo/config.toml`).
+//!
+//! - `bench`  — kevy against `redis-server` with `redis-benchmark`, both
+//!   measured in the same run: throughput and CPU per request, as ratios;
+//! - `matrix` — build kevy for every feature combination in
+//!   `ci/matrix.txt` and run the `tests/matrix` suite against each binary;
+//! - `ci`     — format check, clippy, the workspace tests, then the matrix.
+//!
+//! Each command module returns `Result<(), String>`; an `Err` is printed
+//! here and turns into a non-zero exit status.
+
+mod bench;
+mod ci;
+mod matrix;
+mod server_process;
+mod table;
+mod workspace;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "Usage: cargo xtask <command> [options]
+
+Commands:
+  bench   [--requests N] [--threads T] [--quick]
+          kevy against redis-server with redis-benchmark (SET, GET, INCR,
+          MSET at pipeline 1 and 16): throughput and CPU per 1M requests.
+          Defaults: --requests 200000, --threads 2; --quick uses 50000
+          requests unless --requests is given.
+  matrix  build kevy for every feature combination in ci/matrix.txt and run
+          the tests/matrix suite against each build.
+  ci      cargo fmt --check, clippy (-D warnings), cargo test --workspace,
+          then the matrix.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::FAILURE;
+    };
+    let result = match command.as_str() {
+        "bench" => bench::BenchOptions::parse(rest).and_then(|options| bench::run(&options)),
+        "matrix" => no_options(rest).and_then(|()| matrix::run()),
+        "ci" => no_options(rest).and_then(|()| ci::run()),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command '{other}'\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn no_options(rest: &[String]) -> Result<(), String> {
+    match rest.first() {
+        None => Ok(()),
+        Some(arg) => Err(format!("unexpected argument '{arg}'\n\n{USAGE}")),
+    }
+}

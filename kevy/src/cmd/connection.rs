@@ -51,7 +51,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "echo",
         arity: 2,
-        flags: &["fast"],
+        flags: &["loading", "stale", "fast"],
         acl: &["@fast", "@connection"],
         keys: KeySpec::None,
         route: Route::Local,

@@ -166,7 +166,7 @@ fn keys(ctx: &mut ExecCtx, argv: Argv) {
     let pattern = argv.get(1);
     let now = ctx.now_ms;
     let all = pattern == b"*";
-    let found: Vec<Box<[u8]>> = ctx
+    let found: Vec<crate::keyspace::Key> = ctx
         .db()
         .iter_live(now)
         .filter(|e| all || glob_match(pattern, &e.key, false))
@@ -210,7 +210,7 @@ fn scan(ctx: &mut ExecCtx, argv: Argv) {
         i += 2;
     }
     let now = ctx.now_ms;
-    let mut found: Vec<Box<[u8]>> = Vec::new();
+    let mut found: Vec<crate::keyspace::Key> = Vec::new();
     let next = ctx.db().scan(cursor, count, now, |entry| {
         if let Some(p) = pattern {
             if !glob_match(p, &entry.key, false) {

@@ -1,5 +1,509 @@
-//! (family module; commands are added here)
+//! The sorted-set family, byte-exact with Redis 7.0 (`t_zset.c`): `ZADD
+//! ZINCRBY ZREM ZCARD ZSCORE ZMSCORE ZRANK ZREVRANK ZCOUNT ZLEXCOUNT`, the
+//! range reads and removals, pops, `ZRANDMEMBER`, the set operations and
+//! `ZSCAN` (the blocking pops are not here).
+//!
+//! This file holds the command table and what every handler shares: key
+//! lookups ([`lookup_read`] counts keyspace hits and misses, as Redis's
+//! `lookupKeyRead`; [`lookup_write`] does not), the encoding limits from
+//! the configuration, and replies of member lists. The handlers live in
+//! `zset/`: `add` (ZADD and the single-member commands), `range` (ranges by
+//! rank, score and member, and their removals), `pop` (pops and random
+//! members), `setops` (union, intersection, difference), `scan`, `score`
+//! (reading and printing scores as Redis does) and `keys` (finding the keys
+//! of `numkeys` commands, which may span shards: they are routed as atomic
+//! commands, so a handler always sees all its keys in one keyspace).
 
-use super::CommandSpec;
+mod add;
+mod keys;
+mod pop;
+mod range;
+mod scan;
+mod score;
+mod setops;
+#[cfg(test)]
+mod tests;
 
-pub static COMMANDS: &[CommandSpec] = &[];
+use super::{CommandSpec, Handler, KeyHandler, KeySpec, Route};
+use crate::config::{parse_memory, Config};
+use crate::keyspace::zset::{Limits, ZSetValue};
+use crate::keyspace::{Db, Value};
+use crate::resp::ReplyBuf;
+use crate::shard::ShardStats;
+
+/// What a key holds, as a sorted-set command sees it.
+pub(super) enum ZLookup<'k> {
+    Absent,
+    ZSet(&'k mut ZSetValue),
+    /// Another type: the caller replies WRONGTYPE.
+    WrongType,
+}
+
+fn classify(value: Option<&mut Value>) -> ZLookup<'_> {
+    match value {
+        None => ZLookup::Absent,
+        Some(Value::ZSet(z)) => ZLookup::ZSet(z),
+        Some(_) => ZLookup::WrongType,
+    }
+}
+
+/// Redis's `lookupKeyRead`: records the access and counts a keyspace hit
+/// (any live key, whatever its type) or miss.
+pub(super) fn lookup_read<'k>(
+    db: &'k mut Db,
+    stats: &mut ShardStats,
+    key: &[u8],
+    now_ms: u64,
+    clock: u32,
+) -> ZLookup<'k> {
+    let entry = db.get_touch(key, now_ms, clock);
+    if entry.is_some() {
+        stats.keyspace_hits += 1;
+    } else {
+        stats.keyspace_misses += 1;
+    }
+    classify(entry.map(|e| &mut e.value))
+}
+
+/// Redis's `lookupKeyWrite`: records the access; no hit/miss statistics.
+pub(super) fn lookup_write<'k>(db: &'k mut Db, key: &[u8], now_ms: u64, clock: u32) -> ZLookup<'k> {
+    classify(db.get_touch(key, now_ms, clock).map(|e| &mut e.value))
+}
+
+/// `zset-max-listpack-entries` and `zset-max-listpack-value`.
+pub(super) fn limits(config: &Config) -> Limits {
+    let read = |name: &str, default: usize| {
+        config
+            .get(name)
+            .and_then(parse_memory)
+            .map_or(default, |n| usize::try_from(n).unwrap_or(usize::MAX))
+    };
+    let defaults = Limits::default();
+    Limits {
+        max_entries: read("zset-max-listpack-entries", defaults.max_entries),
+        max_member_len: read("zset-max-listpack-value", defaults.max_member_len),
+    }
+}
+
+/// `strcasecmp(arg, name) == 0`: the argument up to its first NUL.
+pub(super) fn option_is(arg: &[u8], name: &str) -> bool {
+    score::c_str(arg).eq_ignore_ascii_case(name.as_bytes())
+}
+
+/// The header of a member list: with scores it holds pairs, flat in RESP2
+/// and as `[member, score]` arrays in RESP3 (Redis avoids a map so that
+/// clients keep the order).
+pub(super) fn reply_list_header(reply: &mut ReplyBuf, count: usize, withscores: bool) {
+    if withscores && !reply.resp3 {
+        reply.array(count.saturating_mul(2));
+    } else {
+        reply.array(count);
+    }
+}
+
+/// One member of a list started by [`reply_list_header`].
+pub(super) fn reply_list_item(reply: &mut ReplyBuf, member: &[u8], score: f64, withscores: bool) {
+    if withscores && reply.resp3 {
+        reply.array(2);
+    }
+    reply.bulk(member);
+    if withscores {
+        score::reply_score(reply, score);
+    }
+}
+
+/// A whole member list.
+pub(super) fn reply_list(reply: &mut ReplyBuf, items: &[(&[u8], f64)], withscores: bool) {
+    reply_list_header(reply, items.len(), withscores);
+    for &(member, score) in items {
+        reply_list_item(reply, member, score, withscores);
+    }
+}
+
+/// A one-key command's table row (key at position 1, routed to its shard).
+const fn one_key(
+    name: &'static str,
+    arity: i32,
+    flags: &'static [&'static str],
+    acl: &'static [&'static str],
+    handler: KeyHandler,
+    since: &'static str,
+    summary: &'static str,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        acl,
+        keys: KeySpec::Range {
+            first: 1,
+            last: 1,
+            step: 1,
+        },
+        route: Route::Keyed,
+        handler: Handler::Key(handler),
+        group: "sorted-set",
+        since,
+        summary,
+        subcommands: &[],
+    }
+}
+
+/// A command whose keys follow a `numkeys` argument, routed atomically.
+#[allow(clippy::too_many_arguments)]
+const fn numkeys_command(
+    name: &'static str,
+    arity: i32,
+    flags: &'static [&'static str],
+    acl: &'static [&'static str],
+    first_last_step: (i32, i32, i32),
+    find: fn(crate::resp::Argv, &mut Vec<usize>),
+    handler: KeyHandler,
+    since: &'static str,
+    summary: &'static str,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        acl,
+        keys: KeySpec::Custom {
+            first: first_last_step.0,
+            last: first_last_step.1,
+            step: first_last_step.2,
+            find,
+        },
+        route: Route::Atomic,
+        handler: Handler::Key(handler),
+        group: "sorted-set",
+        since,
+        summary,
+        subcommands: &[],
+    }
+}
+
+const READ: &[&str] = &["readonly"];
+const READ_FAST: &[&str] = &["readonly", "fast"];
+const WRITE: &[&str] = &["write"];
+const WRITE_FAST: &[&str] = &["write", "fast"];
+const WRITE_DENYOOM: &[&str] = &["write", "denyoom"];
+const WRITE_DENYOOM_FAST: &[&str] = &["write", "denyoom", "fast"];
+const ACL_READ_FAST: &[&str] = &["@read", "@sortedset", "@fast"];
+const ACL_READ_SLOW: &[&str] = &["@read", "@sortedset", "@slow"];
+const ACL_WRITE_FAST: &[&str] = &["@write", "@sortedset", "@fast"];
+const ACL_WRITE_SLOW: &[&str] = &["@write", "@sortedset", "@slow"];
+
+pub static COMMANDS: &[CommandSpec] = &[
+    one_key(
+        "zadd",
+        -4,
+        WRITE_DENYOOM_FAST,
+        ACL_WRITE_FAST,
+        add::zadd,
+        "1.2.0",
+        "Add one or more members to a sorted set, or update its score if it already exists",
+    ),
+    one_key(
+        "zincrby",
+        4,
+        WRITE_DENYOOM_FAST,
+        ACL_WRITE_FAST,
+        add::zincrby,
+        "1.2.0",
+        "Increment the score of a member in a sorted set",
+    ),
+    one_key(
+        "zrem",
+        -3,
+        WRITE_FAST,
+        ACL_WRITE_FAST,
+        add::zrem,
+        "1.2.0",
+        "Remove one or more members from a sorted set",
+    ),
+    one_key(
+        "zcard",
+        2,
+        READ_FAST,
+        ACL_READ_FAST,
+        add::zcard,
+        "1.2.0",
+        "Get the number of members in a sorted set",
+    ),
+    one_key(
+        "zscore",
+        3,
+        READ_FAST,
+        ACL_READ_FAST,
+        add::zscore,
+        "1.2.0",
+        "Get the score associated with the given member in a sorted set",
+    ),
+    one_key(
+        "zmscore",
+        -3,
+        READ_FAST,
+        ACL_READ_FAST,
+        add::zmscore,
+        "6.2.0",
+        "Get the score associated with the given members in a sorted set",
+    ),
+    one_key(
+        "zrank",
+        3,
+        READ_FAST,
+        ACL_READ_FAST,
+        add::zrank,
+        "2.0.0",
+        "Determine the index of a member in a sorted set",
+    ),
+    one_key(
+        "zrevrank",
+        3,
+        READ_FAST,
+        ACL_READ_FAST,
+        add::zrevrank,
+        "2.0.0",
+        "Determine the index of a member in a sorted set, with scores ordered from high to low",
+    ),
+    one_key(
+        "zcount",
+        4,
+        READ_FAST,
+        ACL_READ_FAST,
+        range::zcount,
+        "2.0.0",
+        "Count the members in a sorted set with scores within the given values",
+    ),
+    one_key(
+        "zlexcount",
+        4,
+        READ_FAST,
+        ACL_READ_FAST,
+        range::zlexcount,
+        "2.8.9",
+        "Count the number of members in a sorted set between a given lexicographical range",
+    ),
+    one_key(
+        "zrange",
+        -4,
+        READ,
+        ACL_READ_SLOW,
+        range::zrange,
+        "1.2.0",
+        "Return a range of members in a sorted set",
+    ),
+    one_key(
+        "zrevrange",
+        -4,
+        READ,
+        ACL_READ_SLOW,
+        range::zrevrange,
+        "1.2.0",
+        "Return a range of members in a sorted set, by index, with scores ordered from high to low",
+    ),
+    one_key(
+        "zrangebyscore",
+        -4,
+        READ,
+        ACL_READ_SLOW,
+        range::zrangebyscore,
+        "1.0.5",
+        "Return a range of members in a sorted set, by score",
+    ),
+    one_key(
+        "zrevrangebyscore",
+        -4,
+        READ,
+        ACL_READ_SLOW,
+        range::zrevrangebyscore,
+        "2.2.0",
+        "Return a range of members in a sorted set, by score, with scores ordered from high to low",
+    ),
+    one_key(
+        "zrangebylex",
+        -4,
+        READ,
+        ACL_READ_SLOW,
+        range::zrangebylex,
+        "2.8.9",
+        "Return a range of members in a sorted set, by lexicographical range",
+    ),
+    one_key(
+        "zrevrangebylex",
+        -4,
+        READ,
+        ACL_READ_SLOW,
+        range::zrevrangebylex,
+        "2.8.9",
+        "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.",
+    ),
+    CommandSpec {
+        name: "zrangestore",
+        arity: -5,
+        flags: WRITE_DENYOOM,
+        acl: ACL_WRITE_SLOW,
+        keys: KeySpec::Range {
+            first: 1,
+            last: 2,
+            step: 1,
+        },
+        route: Route::Atomic,
+        handler: Handler::Key(range::zrangestore),
+        group: "sorted-set",
+        since: "6.2.0",
+        summary: "Store a range of members from sorted set into another key",
+        subcommands: &[],
+    },
+    one_key(
+        "zremrangebyrank",
+        4,
+        WRITE,
+        ACL_WRITE_SLOW,
+        range::zremrangebyrank,
+        "2.0.0",
+        "Remove all members in a sorted set within the given indexes",
+    ),
+    one_key(
+        "zremrangebyscore",
+        4,
+        WRITE,
+        ACL_WRITE_SLOW,
+        range::zremrangebyscore,
+        "1.2.0",
+        "Remove all members in a sorted set within the given scores",
+    ),
+    one_key(
+        "zremrangebylex",
+        4,
+        WRITE,
+        ACL_WRITE_SLOW,
+        range::zremrangebylex,
+        "2.8.9",
+        "Remove all members in a sorted set between the given lexicographical range",
+    ),
+    one_key(
+        "zpopmin",
+        -2,
+        WRITE_FAST,
+        ACL_WRITE_FAST,
+        pop::zpopmin,
+        "5.0.0",
+        "Remove and return members with the lowest scores in a sorted set",
+    ),
+    one_key(
+        "zpopmax",
+        -2,
+        WRITE_FAST,
+        ACL_WRITE_FAST,
+        pop::zpopmax,
+        "5.0.0",
+        "Remove and return members with the highest scores in a sorted set",
+    ),
+    numkeys_command(
+        "zmpop",
+        -4,
+        WRITE,
+        ACL_WRITE_SLOW,
+        (0, 0, 0),
+        keys::numkeys_at_1,
+        pop::zmpop,
+        "7.0.0",
+        "Remove and return members with scores in a sorted set",
+    ),
+    one_key(
+        "zrandmember",
+        -2,
+        READ,
+        ACL_READ_SLOW,
+        pop::zrandmember,
+        "6.2.0",
+        "Get one or multiple random elements from a sorted set",
+    ),
+    numkeys_command(
+        "zunion",
+        -3,
+        READ,
+        ACL_READ_SLOW,
+        (0, 0, 0),
+        keys::numkeys_at_1,
+        setops::zunion,
+        "6.2.0",
+        "Add multiple sorted sets",
+    ),
+    numkeys_command(
+        "zinter",
+        -3,
+        READ,
+        ACL_READ_SLOW,
+        (0, 0, 0),
+        keys::numkeys_at_1,
+        setops::zinter,
+        "6.2.0",
+        "Intersect multiple sorted sets",
+    ),
+    numkeys_command(
+        "zintercard",
+        -3,
+        READ,
+        ACL_READ_SLOW,
+        (0, 0, 0),
+        keys::numkeys_at_1,
+        setops::zintercard,
+        "7.0.0",
+        "Intersect multiple sorted sets and return the cardinality of the result",
+    ),
+    numkeys_command(
+        "zdiff",
+        -3,
+        READ,
+        ACL_READ_SLOW,
+        (0, 0, 0),
+        keys::numkeys_at_1,
+        setops::zdiff,
+        "6.2.0",
+        "Subtract multiple sorted sets",
+    ),
+    numkeys_command(
+        "zunionstore",
+        -4,
+        WRITE_DENYOOM,
+        ACL_WRITE_SLOW,
+        (1, 1, 1),
+        keys::destination_and_numkeys,
+        setops::zunionstore,
+        "2.0.0",
+        "Add multiple sorted sets and store the resulting sorted set in a new key",
+    ),
+    numkeys_command(
+        "zinterstore",
+        -4,
+        WRITE_DENYOOM,
+        ACL_WRITE_SLOW,
+        (1, 1, 1),
+        keys::destination_and_numkeys,
+        setops::zinterstore,
+        "2.0.0",
+        "Intersect multiple sorted sets and store the resulting sorted set in a new key",
+    ),
+    numkeys_command(
+        "zdiffstore",
+        -4,
+        WRITE_DENYOOM,
+        ACL_WRITE_SLOW,
+        (1, 1, 1),
+        keys::destination_and_numkeys,
+        setops::zdiffstore,
+        "6.2.0",
+        "Subtract multiple sorted sets and store the resulting sorted set in a new key",
+    ),
+    one_key(
+        "zscan",
+        -3,
+        READ,
+        ACL_READ_SLOW,
+        scan::zscan,
+        "2.8.0",
+        "Incrementally iterate sorted sets elements and associated scores",
+    ),
+];

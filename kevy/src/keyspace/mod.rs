@@ -7,6 +7,7 @@
 
 mod db;
 pub mod hash;
+mod key;
 pub mod list;
 pub mod set;
 pub mod stream;
@@ -16,8 +17,7 @@ pub mod zset;
 pub use db::{Db, Entry, ScanCursor};
 pub use value::{RString, Value};
 
-/// Key bytes as stored.
-pub type Key = Box<[u8]>;
+pub use key::{Key, INLINE_KEY_LEN};
 
 /// All logical databases of one shard.
 pub struct Keyspace {

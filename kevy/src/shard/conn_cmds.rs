@@ -156,8 +156,16 @@ impl ShardCore {
                 }
                 Answer::Count(killed.len() as u64)
             }
-            Query::ConfigSet(pairs) => {
+            Query::ConfigSet { epoch, pairs } => {
                 for (name, value) in pairs {
+                    let applied = self
+                        .config_epochs
+                        .entry(name.to_ascii_lowercase())
+                        .or_insert(0);
+                    if *applied >= epoch {
+                        continue;
+                    }
+                    *applied = epoch;
                     if let Err(err) = self.config.set_runtime(&name, &value) {
                         log::warn!("CONFIG SET {name} failed on shard {}: {err}", self.id);
                     }

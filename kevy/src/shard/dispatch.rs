@@ -90,27 +90,32 @@ impl ShardCore {
 
     fn route_by_keys(&mut self, id: ConnId, index: usize, spec: &'static CommandSpec, argv: Argv) {
         let mut positions = std::mem::take(&mut self.key_positions);
+        let mut shards = std::mem::take(&mut self.key_shards);
         spec.key_positions(argv, &mut positions);
-        let slots = &self.shared.slots;
-        let single = match positions.split_first() {
+        // Each key's shard, computed once per command.
+        shards.clear();
+        shards.extend(
+            positions
+                .iter()
+                .map(|&p| self.shared.slots.shard_of(argv.get(p))),
+        );
+        let single = match shards.split_first() {
             None => Some(self.id),
-            Some((&first, rest)) => {
-                let shard = slots.shard_of(argv.get(first));
-                rest.iter()
-                    .all(|&p| slots.shard_of(argv.get(p)) == shard)
-                    .then_some(shard)
-            }
+            Some((&first, rest)) => rest.iter().all(|&s| s == first).then_some(first),
         };
         match (single, spec.route) {
             (Some(shard), _) if shard == self.id => self.run_here(id, index, spec, argv),
             (Some(shard), _) => self.forward(id, shard, argv),
-            (None, Route::Scatter(gather)) => self.scatter_keys(id, spec, argv, &positions, gather),
-            (None, Route::Atomic) => self.coordinate(id, argv, &positions),
+            (None, Route::Scatter(gather)) => {
+                self.scatter_keys(id, spec, argv, &positions, &shards, gather)
+            }
+            (None, Route::Atomic) => self.coordinate(id, argv, &positions, &shards),
             (None, _) => {
                 self.reply_error_now(id, "CROSSSLOT Keys in request don't hash to the same slot")
             }
         }
         self.key_positions = positions;
+        self.key_shards = shards;
     }
 
     /// Runs a command on this shard, replying in order.
@@ -153,7 +158,16 @@ impl ShardCore {
                 ctx.finish()
             }
         };
-        let stat = self.stats.counter(index);
+        // Container commands record their subcommand (`config|get`), as
+        // Redis's commandstats do.
+        let subcommand = self
+            .conn(id)
+            .map(|c| c.last_command)
+            .filter(|name| name.contains('|'));
+        let stat = match subcommand {
+            Some(name) => self.stats.subcommands.entry(name).or_default(),
+            None => self.stats.counter(index),
+        };
         stat.calls += 1;
         stat.usec += sampled_usec(started);
         if failed {
@@ -233,13 +247,13 @@ impl ShardCore {
         spec: &CommandSpec,
         argv: Argv,
         positions: &[usize],
+        key_shards: &[usize],
         gather: Gather,
     ) {
         let (_, _, step) = spec.key_range();
         let step = step.max(1) as usize;
         let mut by_shard: BTreeMap<usize, (OwnedArgv, Vec<usize>)> = BTreeMap::new();
-        for (index, &pos) in positions.iter().enumerate() {
-            let shard = self.shared.slots.shard_of(argv.get(pos));
+        for (index, (&pos, &shard)) in positions.iter().zip(key_shards).enumerate() {
             let (part, order) = by_shard
                 .entry(shard)
                 .or_insert_with(|| (OwnedArgv::from_slices([argv.get(0)]), Vec::new()));
@@ -354,14 +368,14 @@ impl ShardCore {
         self.close_if_done(to.conn);
     }
 
-    fn coordinate(&mut self, id: ConnId, argv: Argv, positions: &[usize]) {
+    fn coordinate(&mut self, id: ConnId, argv: Argv, positions: &[usize], key_shards: &[usize]) {
         let owned = argv.to_owned();
         let Some(conn) = self.conn(id) else {
             return;
         };
         let (db, resp3, client_id) = (conn.db, conn.resp3, conn.client_id);
         let mut keys: Vec<KeyRef> = Vec::with_capacity(positions.len());
-        for &p in positions {
+        for (&p, &shard) in positions.iter().zip(key_shards) {
             let key_db = coord::key_db(&owned, p, db);
             let key = argv.get(p);
             if key_db >= self.config.databases
@@ -372,7 +386,7 @@ impl ShardCore {
             keys.push(KeyRef {
                 db: key_db,
                 key: key.into(),
-                shard: self.shared.slots.shard_of(key),
+                shard,
                 before: None,
             });
         }

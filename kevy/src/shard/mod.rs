@@ -53,6 +53,8 @@ pub struct ServerShared {
     pub tcp_port: u16,
     pub connected_clients: AtomicU64,
     pub slots: SlotTable,
+    /// Orders `CONFIG SET`s server-wide.
+    pub config_epoch: AtomicU64,
 }
 
 impl ServerShared {
@@ -72,6 +74,7 @@ impl ServerShared {
             tcp_port,
             connected_clients: AtomicU64::new(0),
             slots: SlotTable::new(shards),
+            config_epoch: AtomicU64::new(0),
         }
     }
 }
@@ -91,6 +94,8 @@ pub struct ShardCore {
     pub keyspace: Keyspace,
     pub stats: ShardStats,
     pub rng: SplitMix64,
+    /// The `CONFIG SET` epoch last applied, per directive.
+    config_epochs: std::collections::HashMap<String, u64>,
     pub(crate) conns: Vec<Option<Conn>>,
     pub(crate) mesh: Mesh,
     dirty: Vec<ConnId>,
@@ -107,6 +112,7 @@ pub struct ShardCore {
     arg_ranges: Vec<(u32, u32)>,
     inline_scratch: Vec<u8>,
     key_positions: Vec<usize>,
+    key_shards: Vec<usize>,
 }
 
 impl ShardCore {
@@ -119,6 +125,7 @@ impl ShardCore {
             keyspace: Keyspace::new(databases),
             stats: ShardStats::default(),
             rng: SplitMix64::from_entropy(),
+            config_epochs: std::collections::HashMap::new(),
             conns: Vec::new(),
             mesh,
             dirty: Vec::new(),
@@ -133,6 +140,7 @@ impl ShardCore {
             arg_ranges: Vec::new(),
             inline_scratch: Vec::new(),
             key_positions: Vec::new(),
+            key_shards: Vec::new(),
         }
     }
 

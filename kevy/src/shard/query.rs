@@ -28,6 +28,8 @@ pub struct ShardStats {
     pub total_error_replies: u64,
     /// Per-command counters by command table index (the hot-path form).
     pub counters: Vec<CommandStat>,
+    /// Counters of container subcommands (`config|get`), by name.
+    pub subcommands: BTreeMap<&'static str, CommandStat>,
     /// Per-command counters by name, filled when answering a query.
     pub commands: BTreeMap<&'static str, CommandStat>,
     /// Filled when answering a query.
@@ -48,8 +50,11 @@ impl ShardStats {
         &mut self.counters[index]
     }
 
-    /// Fills `commands` from `counters` (commands never called are left out).
+    /// Fills `commands` from `counters` and `subcommands` (commands never
+    /// called are left out).
     pub fn name_counters(&mut self) {
+        self.commands
+            .extend(self.subcommands.iter().map(|(name, stat)| (*name, *stat)));
         for (spec, stat) in crate::cmd::all().zip(&self.counters) {
             if stat.calls + stat.rejected_calls + stat.failed_calls > 0 {
                 self.commands.insert(spec.name, *stat);
@@ -113,8 +118,13 @@ pub enum Query {
     Stats,
     ClientList(ClientFilter),
     ClientKill(ClientFilter),
-    /// Apply a `CONFIG SET` (already validated) on every shard.
-    ConfigSet(Vec<(String, String)>),
+    /// Apply a `CONFIG SET` (already validated) on every shard. A shard
+    /// applies a directive only if `epoch` is newer than the last one it
+    /// applied to that directive.
+    ConfigSet {
+        epoch: u64,
+        pairs: Vec<(String, String)>,
+    },
     ResetStats,
 }
 

@@ -73,9 +73,11 @@ impl Harness {
         self.entry(key).and_then(|e| e.expire_at)
     }
 
+    /// The string value of `key` (None when absent or not a string).
     pub fn value(&mut self, key: &str) -> Option<Vec<u8>> {
-        self.entry(key).map(|e| match &e.value {
-            Value::Str(s) => s.to_vec(),
+        self.entry(key).and_then(|e| match &e.value {
+            Value::Str(s) => Some(s.to_vec()),
+            _ => None,
         })
     }
 
