@@ -197,7 +197,7 @@ fn random_fields_at_the_edges() {
 #[test]
 fn big_hashes_scan_with_a_cursor() {
     let mut b = Bench::new();
-    for n in 0..500 {
+    for n in 0..600 {
         b.run(&format!("HSET h f{n} v{n}"));
     }
     let mut cursor = "0".to_string();
@@ -219,7 +219,7 @@ fn big_hashes_scan_with_a_cursor() {
         }
     }
     assert!(calls > 10);
-    assert_eq!(seen.len(), 500);
+    assert_eq!(seen.len(), 600);
     assert_eq!(seen.get("f42").map(String::as_str), Some("v42"));
 }
 
