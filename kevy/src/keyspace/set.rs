@@ -42,6 +42,12 @@ pub enum Member<'a> {
 }
 
 impl<'a> Member<'a> {
+    /// The member's bytes, owned.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut scratch = Vec::new();
+        self.as_bytes(&mut scratch).to_vec()
+    }
+
     /// The member's bytes; integers are printed into `scratch`.
     pub fn as_bytes<'s>(&self, scratch: &'s mut Vec<u8>) -> &'s [u8]
     where
