@@ -15,6 +15,12 @@ pub struct PackedPairs {
     pairs: usize,
 }
 
+/// Bytes `data` takes packed: its LEB128 length, then itself.
+fn encoded_len(data: &[u8]) -> usize {
+    let significant_bits = usize::BITS - data.len().leading_zeros();
+    significant_bits.max(1).div_ceil(7) as usize + data.len()
+}
+
 fn push_string(out: &mut Vec<u8>, data: &[u8]) {
     let mut len = data.len();
     while len >= 0x80 {
@@ -104,6 +110,12 @@ impl PackedPairs {
                 false
             }
             None => {
+                // Grow by about what is needed (plus an eighth), not by
+                // doubling: small hashes are many, and their slack adds up.
+                let needed = encoded_len(field) + encoded_len(value);
+                if self.bytes.capacity() - self.bytes.len() < needed {
+                    self.bytes.reserve_exact(needed + self.bytes.len() / 8);
+                }
                 push_string(&mut self.bytes, field);
                 push_string(&mut self.bytes, value);
                 self.pairs += 1;
@@ -162,6 +174,16 @@ impl ExactSizeIterator for Pairs<'_> {}
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn encoded_lengths_match_what_is_written() {
+        for len in [0, 1, 127, 128, 300, 16_383, 16_384, 70_000] {
+            let data = vec![b'x'; len];
+            let mut out = Vec::new();
+            push_string(&mut out, &data);
+            assert_eq!(encoded_len(&data), out.len(), "{len}");
+        }
+    }
 
     #[test]
     fn keeps_insertion_order_and_updates_in_place() {
