@@ -126,14 +126,64 @@ pub(super) fn reply_set(reply: &mut ReplyBuf, set: &SetValue) {
     }
 }
 
-/// SINTERCARD's keys: `numkeys` of them after it, none when `numkeys` is
-/// not a usable count (the handler then replies the error).
+/// C's `atoi` as glibc's `strtol` reads it (leading spaces, a sign,
+/// digits up to the first other byte, clamped), truncated to `int`: how
+/// Redis's `genericGetKeys` reads a key count. (The sorted-set family has
+/// the same reader, private to it.)
+fn c_atoi(arg: &[u8]) -> i32 {
+    let text = arg.split(|&b| b == 0).next().unwrap_or_default();
+    let start = text
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+        .unwrap_or(text.len());
+    let (negative, digits) = match &text[start..] {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        rest => (false, rest),
+    };
+    let mut value: i64 = 0;
+    for &b in digits.iter().take_while(|b| b.is_ascii_digit()) {
+        let digit = i64::from(b - b'0');
+        value = if negative {
+            value.saturating_mul(10).saturating_sub(digit)
+        } else {
+            value.saturating_mul(10).saturating_add(digit)
+        };
+    }
+    value as i32
+}
+
+/// SINTERCARD's keys: `numkeys` (at 1, read as `genericGetKeys` reads it)
+/// of them from 2 on; none when the count is below 1 or beyond the
+/// arguments (the handler then replies its own error).
 fn sintercard_keys(argv: Argv, out: &mut Vec<usize>) {
-    let numkeys = crate::resp::num::parse_i64(argv.get(1)).unwrap_or(0);
-    if numkeys < 1 || numkeys as u64 > argv.len().saturating_sub(2) as u64 {
+    if argv.len() < 2 {
         return;
     }
-    out.extend(2..2 + numkeys as usize);
+    let available = argv.len() - 2;
+    if let Some(count) = usize::try_from(c_atoi(argv.get(1)))
+        .ok()
+        .filter(|&n| n >= 1 && n <= available)
+    {
+        out.extend(2..2 + count);
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn sintercard_keys_follow_generic_get_keys() {
+    let keys = |line: &str| {
+        let owned = crate::resp::OwnedArgv::from_slices(line.split(' ').map(str::as_bytes));
+        let mut out = Vec::new();
+        sintercard_keys(owned.argv(), &mut out);
+        out
+    };
+    assert_eq!(keys("sintercard 2 a b LIMIT 1"), [2, 3]);
+    assert_eq!(keys("sintercard 2abc a b"), [2, 3]);
+    assert_eq!(keys("sintercard 3 a b"), Vec::<usize>::new());
+    assert_eq!(keys("sintercard 0 a"), Vec::<usize>::new());
+    assert_eq!(keys("sintercard 4294967297 a"), [2]);
+    assert_eq!(keys("sintercard"), Vec::<usize>::new());
 }
 
 /// A one-key command's table row.
