@@ -8,8 +8,9 @@
 //! kevy builds replies in memory, so a negative count whose reply could
 //! not fit in `proto-max-bulk-len` bytes is refused instead.
 
-use super::{lookup_read, lookup_write, reply_member, reply_set, SetLookup};
+use super::{lookup_read, lookup_write, reply_member, reply_set, set_limits, SetLookup};
 use crate::cmd::{errors, ExecCtx};
+use crate::keyspace::set::SetValue;
 use crate::random::SplitMix64;
 use crate::resp::num::parse_i64;
 use crate::resp::{Argv, ReplyBuf};
@@ -218,10 +219,17 @@ fn spop_count(ctx: &mut ExecCtx, argv: Argv) {
         return ctx.reply.set(0);
     }
     if count >= set.len() as u64 {
-        // Redis replies through SUNION here, whose read lookup counts a
-        // keyspace hit.
+        // Redis replies through SUNION of the one key here: its read
+        // lookup counts a keyspace hit, and the members come in the order
+        // of a union built from an empty intset (ascending when they are
+        // all integers, even if the set itself is a hashtable).
         ctx.stats.keyspace_hits += 1;
-        reply_set(&mut ctx.reply, set);
+        let limits = set_limits(ctx.config);
+        let mut union = SetValue::default();
+        for member in set.iter() {
+            union.add_member(member, limits);
+        }
+        reply_set(&mut ctx.reply, &union);
         db.remove(key);
         return;
     }
