@@ -20,18 +20,18 @@ use crate::keyspace::{Db, RString, Value};
 use crate::shard::ShardStats;
 
 /// The members of a set, in its iteration order.
-fn set_members(_set: &SetValue) -> Vec<Vec<u8>> {
-    Vec::new()
+fn set_members(set: &SetValue) -> Vec<Vec<u8>> {
+    set.iter().map(|member| member.to_vec()).collect()
 }
 
 /// The members of a sorted set, lowest score first.
-fn zset_members(_zset: &ZSetValue) -> Vec<Vec<u8>> {
-    Vec::new()
+fn zset_members(zset: &ZSetValue) -> Vec<Vec<u8>> {
+    zset.iter().map(|(member, _)| member.to_vec()).collect()
 }
 
 /// The value of `field` in a hash.
-fn hash_field<'h>(_hash: &'h HashValue, _field: &[u8]) -> Option<Cow<'h, [u8]>> {
-    None
+fn hash_field<'h>(hash: &'h HashValue, field: &[u8]) -> Option<Cow<'h, [u8]>> {
+    hash.get(field).map(Cow::Borrowed)
 }
 
 /// The sorted key's collection, as SORT distinguishes them.

@@ -63,11 +63,13 @@ fn aggregate(target: &mut f64, value: f64, how: Aggregate) {
     }
 }
 
-/// A plain set's members as a sorted-set input (each scores 1), or None
-/// when they cannot be read: the set value does not yet expose its
-/// members, so set inputs are refused as WRONGTYPE until it does.
-fn set_members(_set: &SetValue) -> Option<HashSet<Box<[u8]>>> {
-    None
+/// A plain set's members as a sorted-set input (each scores 1).
+fn set_members(set: &SetValue) -> Option<HashSet<Box<[u8]>>> {
+    Some(
+        set.iter()
+            .map(|member| member.to_vec().into_boxed_slice())
+            .collect(),
+    )
 }
 
 /// One input key.
