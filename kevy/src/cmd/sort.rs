@@ -275,7 +275,7 @@ fn store_window(ctx: &mut ExecCtx, window: &[Weighted], gets: &[&[u8]], destinat
     }
     let stored = list.len();
     if stored > 0 {
-        db.set(destination, Value::List(list), false, clock);
+        db.set(destination, Value::List(Box::new(list)), false, clock);
     } else {
         db.delete(destination, now);
     }

@@ -88,12 +88,7 @@ pub(super) fn stream_or_create<'k>(
     clock: u32,
 ) -> &'k mut StreamValue {
     if db.get(key, now_ms).is_none() {
-        db.insert_new(
-            key.into(),
-            Value::Stream(StreamValue::default()),
-            None,
-            clock,
-        );
+        db.insert_new(key.into(), Value::Stream(Box::default()), None, clock);
     }
     match db.get(key, now_ms).map(|e| &mut e.value) {
         Some(Value::Stream(s)) => s,

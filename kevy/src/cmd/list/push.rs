@@ -39,7 +39,7 @@ fn push_generic(ctx: &mut ExecCtx, argv: Argv, end: End, only_existing: bool) {
             let mut list = new_list(ctx.config);
             push_all(&mut list, argv, end);
             ctx.reply.int(list.len() as i64);
-            db.insert_new(key.into(), Value::List(list), None, clock);
+            db.insert_new(key.into(), Value::List(Box::new(list)), None, clock);
         }
         ListLookup::List(list) => {
             push_all(list, argv, end);
@@ -229,7 +229,7 @@ fn move_element(ctx: &mut ExecCtx, source: &[u8], destination: &[u8], from: End,
         _ => {
             let mut list = new_list(ctx.config);
             list.push_back(&value);
-            db.insert_new(destination.into(), Value::List(list), None, clock);
+            db.insert_new(destination.into(), Value::List(Box::new(list)), None, clock);
         }
     }
     // Checked after the push: the source and destination may be one list.

@@ -192,7 +192,7 @@ fn an_empty_stored_list_is_handled_without_panicking() {
         "LTRIM e 0 -1",
         "SORT e",
     ] {
-        let empty = Value::List(ListValue::default());
+        let empty = Value::List(Box::default());
         h.keyspace.db(0).set(b"e", empty, false, 1);
         assert!(!h.run(line).is_empty(), "{line}");
     }
