@@ -16,7 +16,7 @@ mod ops;
 use ops::{BitOp, Unit};
 
 use super::strings::{lookup_read, lookup_write, option_is, StrLookup};
-use super::{errors, CommandSpec, ExecCtx, Handler, KeyHandler, KeySpec, Route};
+use super::{errors, keyed, CommandSpec, ExecCtx, Handler, KeySpec, Route};
 use crate::keyspace::{RString, Value};
 use crate::resp::num::parse_i64;
 use crate::resp::Argv;
@@ -24,72 +24,46 @@ use crate::resp::Argv;
 const BIT_ARGUMENT: &str = "ERR The bit argument must be 1 or 0.";
 const NOT_SINGLE_SOURCE: &str = "ERR BITOP NOT must be called with a single source key.";
 
-/// A one-key bitmap command's table row (key at position 1, routed to its
-/// shard).
-const fn one_key(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    acl: &'static [&'static str],
-    handler: KeyHandler,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        acl,
-        keys: KeySpec::Range {
-            first: 1,
-            last: 1,
-            step: 1,
-        },
-        route: Route::Keyed,
-        handler: Handler::Key(handler),
-        group: "bitmap",
-        since,
-        summary,
-        subcommands: &[],
-    }
-}
-
 const READ: &[&str] = &["@read", "@bitmap", "@slow"];
 
 pub static COMMANDS: &[CommandSpec] = &[
-    one_key(
+    keyed(
         "setbit",
         4,
         &["write", "denyoom"],
         &["@write", "@bitmap", "@slow"],
         setbit,
+        "bitmap",
         "2.2.0",
         "Sets or clears the bit at offset in the string value stored at key",
     ),
-    one_key(
+    keyed(
         "getbit",
         3,
         &["readonly", "fast"],
         &["@read", "@bitmap", "@fast"],
         getbit,
+        "bitmap",
         "2.2.0",
         "Returns the bit value at offset in the string value stored at key",
     ),
-    one_key(
+    keyed(
         "bitcount",
         -2,
         &["readonly"],
         READ,
         bitcount,
+        "bitmap",
         "2.6.0",
         "Count set bits in a string",
     ),
-    one_key(
+    keyed(
         "bitpos",
         -3,
         &["readonly"],
         READ,
         bitpos,
+        "bitmap",
         "2.8.7",
         "Find first bit set or clear in a string",
     ),

@@ -12,7 +12,7 @@ mod listing;
 mod object;
 mod relocate;
 
-use super::{errors, CommandSpec, ExecCtx, Gather, Handler, KeySpec, Route};
+use super::{errors, keyed, CommandSpec, ExecCtx, Gather, Handler, KeySpec, Route};
 use crate::config::Config;
 use crate::keyspace::Entry;
 use crate::resp::Argv;
@@ -20,11 +20,6 @@ use crate::resp::Argv;
 const ALL_KEYS: KeySpec = KeySpec::Range {
     first: 1,
     last: -1,
-    step: 1,
-};
-const FIRST_KEY: KeySpec = KeySpec::Range {
-    first: 1,
-    last: 1,
     step: 1,
 };
 const TWO_KEYS: KeySpec = KeySpec::Range {
@@ -73,19 +68,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "Determine if a key exists",
         subcommands: &[],
     },
-    CommandSpec {
-        name: "type",
-        arity: 2,
-        flags: &["readonly", "fast"],
-        acl: &["@keyspace", "@read", "@fast"],
-        keys: FIRST_KEY,
-        route: Route::Keyed,
-        handler: Handler::Key(type_of),
-        group: "generic",
-        since: "1.0.0",
-        summary: "Determine the type stored at key",
-        subcommands: &[],
-    },
+    keyed(
+        "type",
+        2,
+        &["readonly", "fast"],
+        &["@keyspace", "@read", "@fast"],
+        type_of,
+        "generic",
+        "1.0.0",
+        "Determine the type stored at key",
+    ),
     CommandSpec {
         name: "touch",
         arity: -2,
@@ -216,19 +208,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "Copy a key",
         subcommands: &[],
     },
-    CommandSpec {
-        name: "move",
-        arity: 3,
-        flags: &["write", "fast"],
-        acl: &["@keyspace", "@write", "@fast"],
-        keys: FIRST_KEY,
-        route: Route::Keyed,
-        handler: Handler::Key(relocate::move_to_db),
-        group: "generic",
-        since: "1.0.0",
-        summary: "Move a key to another database",
-        subcommands: &[],
-    },
+    keyed(
+        "move",
+        3,
+        &["write", "fast"],
+        &["@keyspace", "@write", "@fast"],
+        relocate::move_to_db,
+        "generic",
+        "1.0.0",
+        "Move a key to another database",
+    ),
     CommandSpec {
         name: "swapdb",
         arity: 3,

@@ -19,7 +19,7 @@ mod push;
 #[cfg(test)]
 mod tests;
 
-use super::{CommandSpec, Handler, KeyHandler, KeySpec, Route};
+use super::{keyed, CommandSpec, Handler, KeyHandler, KeySpec, Route};
 use crate::config::Config;
 use crate::keyspace::list::{ChunkLimit, ListValue};
 use crate::keyspace::{Db, Value};
@@ -146,35 +146,6 @@ fn lmpop_keys(argv: Argv, out: &mut Vec<usize>) {
     out.extend(2..2 + numkeys as usize);
 }
 
-/// A one-key command's table row (key at position 1, routed to its shard).
-const fn one_key(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    acl: &'static [&'static str],
-    handler: KeyHandler,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        acl,
-        keys: KeySpec::Range {
-            first: 1,
-            last: 1,
-            step: 1,
-        },
-        route: Route::Keyed,
-        handler: Handler::Key(handler),
-        group: "list",
-        since,
-        summary,
-        subcommands: &[],
-    }
-}
-
 /// A source-and-destination command's row (keys at 1 and 2).
 const fn two_keys(
     name: &'static str,
@@ -212,129 +183,143 @@ const ACL_WRITE_FAST: &[&str] = &["@write", "@list", "@fast"];
 const ACL_WRITE_SLOW: &[&str] = &["@write", "@list", "@slow"];
 
 pub static COMMANDS: &[CommandSpec] = &[
-    one_key(
+    keyed(
         "lpush",
         -3,
         WRITE_FAST,
         ACL_WRITE_FAST,
         push::lpush,
+        "list",
         "1.0.0",
         "Prepend one or multiple elements to a list",
     ),
-    one_key(
+    keyed(
         "rpush",
         -3,
         WRITE_FAST,
         ACL_WRITE_FAST,
         push::rpush,
+        "list",
         "1.0.0",
         "Append one or multiple elements to a list",
     ),
-    one_key(
+    keyed(
         "lpushx",
         -3,
         WRITE_FAST,
         ACL_WRITE_FAST,
         push::lpushx,
+        "list",
         "2.2.0",
         "Prepend an element to a list, only if the list exists",
     ),
-    one_key(
+    keyed(
         "rpushx",
         -3,
         WRITE_FAST,
         ACL_WRITE_FAST,
         push::rpushx,
+        "list",
         "2.2.0",
         "Append an element to a list, only if the list exists",
     ),
-    one_key(
+    keyed(
         "lpop",
         -2,
         &["write", "fast"],
         ACL_WRITE_FAST,
         push::lpop,
+        "list",
         "1.0.0",
         "Remove and get the first elements in a list",
     ),
-    one_key(
+    keyed(
         "rpop",
         -2,
         &["write", "fast"],
         ACL_WRITE_FAST,
         push::rpop,
+        "list",
         "1.0.0",
         "Remove and get the last elements in a list",
     ),
-    one_key(
+    keyed(
         "llen",
         2,
         READ_FAST,
         ACL_READ_FAST,
         access::llen,
+        "list",
         "1.0.0",
         "Get the length of a list",
     ),
-    one_key(
+    keyed(
         "lindex",
         3,
         READ,
         ACL_READ_SLOW,
         access::lindex,
+        "list",
         "1.0.0",
         "Get an element from a list by its index",
     ),
-    one_key(
+    keyed(
         "lset",
         4,
         WRITE,
         ACL_WRITE_SLOW,
         access::lset,
+        "list",
         "1.0.0",
         "Set the value of an element in a list by its index",
     ),
-    one_key(
+    keyed(
         "lrange",
         4,
         READ,
         ACL_READ_SLOW,
         access::lrange,
+        "list",
         "1.0.0",
         "Get a range of elements from a list",
     ),
-    one_key(
+    keyed(
         "ltrim",
         4,
         &["write"],
         ACL_WRITE_SLOW,
         access::ltrim,
+        "list",
         "1.0.0",
         "Trim a list to the specified range",
     ),
-    one_key(
+    keyed(
         "lrem",
         4,
         &["write"],
         ACL_WRITE_SLOW,
         access::lrem,
+        "list",
         "1.0.0",
         "Remove elements from a list",
     ),
-    one_key(
+    keyed(
         "linsert",
         5,
         WRITE,
         ACL_WRITE_SLOW,
         access::linsert,
+        "list",
         "2.2.0",
         "Insert an element before or after another element in a list",
     ),
-    one_key(
+    keyed(
         "lpos",
         -3,
         READ,
         ACL_READ_SLOW,
         access::lpos,
+        "list",
         "6.0.6",
         "Return the index of matching elements on a list",
     ),

@@ -181,6 +181,38 @@ impl CommandSpec {
     }
 }
 
+/// The table row of a command whose one key is its first argument, routed
+/// to the shard owning it: most commands of the data-type families.
+#[allow(clippy::too_many_arguments)]
+pub const fn keyed(
+    name: &'static str,
+    arity: i32,
+    flags: &'static [&'static str],
+    acl: &'static [&'static str],
+    handler: KeyHandler,
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        acl,
+        keys: KeySpec::Range {
+            first: 1,
+            last: 1,
+            step: 1,
+        },
+        route: Route::Keyed,
+        handler: Handler::Key(handler),
+        group,
+        since,
+        summary,
+        subcommands: &[],
+    }
+}
+
 fn range_positions(argc: usize, first: i32, last: i32, step: i32, out: &mut Vec<usize>) {
     if first <= 0 || step <= 0 {
         return;

@@ -25,7 +25,7 @@ mod source;
 mod tests;
 
 use super::list::{keyword_is, new_list};
-use super::{errors, CommandSpec, ExecCtx, Handler, KeySpec, Route};
+use super::{errors, keyed, CommandSpec, ExecCtx, Handler, KeySpec, Route};
 use crate::keyspace::Value;
 use crate::resp::num::parse_i64;
 use crate::resp::Argv;
@@ -350,21 +350,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "Sort the elements in a list, set or sorted set",
         subcommands: &[],
     },
-    CommandSpec {
-        name: "sort_ro",
-        arity: -2,
-        flags: &["readonly", "movablekeys"],
-        acl: ACL_SORT_RO,
-        keys: KeySpec::Range {
-            first: 1,
-            last: 1,
-            step: 1,
-        },
-        route: Route::Keyed,
-        handler: Handler::Key(sort_ro),
-        group: "generic",
-        since: "7.0.0",
-        summary: "Sort the elements in a list, set or sorted set. Read-only variant of SORT.",
-        subcommands: &[],
-    },
+    keyed(
+        "sort_ro",
+        -2,
+        &["readonly", "movablekeys"],
+        ACL_SORT_RO,
+        sort_ro,
+        "generic",
+        "7.0.0",
+        "Sort the elements in a list, set or sorted set. Read-only variant of SORT.",
+    ),
 ];

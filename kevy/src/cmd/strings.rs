@@ -20,7 +20,7 @@ mod harness;
 mod lcs;
 mod set;
 
-use super::{CommandSpec, Gather, Handler, KeyHandler, KeySpec, Route};
+use super::{keyed, CommandSpec, Gather, Handler, KeySpec, Route};
 use crate::keyspace::{Db, RString, Value};
 use crate::resp::ReplyBuf;
 use crate::shard::ShardStats;
@@ -99,35 +99,6 @@ pub(super) fn length_allowed(len: u64, append: u64, max_bulk_len: u64) -> bool {
         .is_some_and(|total| total <= max_bulk_len)
 }
 
-/// A one-key command's table row (key at position 1, routed to its shard).
-const fn one_key(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    acl: &'static [&'static str],
-    handler: KeyHandler,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        acl,
-        keys: KeySpec::Range {
-            first: 1,
-            last: 1,
-            step: 1,
-        },
-        route: Route::Keyed,
-        handler: Handler::Key(handler),
-        group: "string",
-        since,
-        summary,
-        subcommands: &[],
-    }
-}
-
 const READ_FAST: &[&str] = &["readonly", "fast"];
 const READ: &[&str] = &["readonly"];
 const WRITE_FAST: &[&str] = &["write", "denyoom", "fast"];
@@ -138,75 +109,83 @@ const ACL_WRITE_FAST: &[&str] = &["@write", "@string", "@fast"];
 const ACL_WRITE_SLOW: &[&str] = &["@write", "@string", "@slow"];
 
 pub static COMMANDS: &[CommandSpec] = &[
-    one_key(
+    keyed(
         "get",
         2,
         READ_FAST,
         ACL_READ_FAST,
         set::get,
+        "string",
         "1.0.0",
         "Get the value of a key",
     ),
-    one_key(
+    keyed(
         "set",
         -3,
         WRITE,
         ACL_WRITE_SLOW,
         set::set,
+        "string",
         "1.0.0",
         "Set the string value of a key",
     ),
-    one_key(
+    keyed(
         "setnx",
         3,
         WRITE_FAST,
         ACL_WRITE_FAST,
         set::setnx,
+        "string",
         "1.0.0",
         "Set the value of a key, only if the key does not exist",
     ),
-    one_key(
+    keyed(
         "setex",
         4,
         WRITE,
         ACL_WRITE_SLOW,
         set::setex,
+        "string",
         "2.0.0",
         "Set the value and expiration of a key",
     ),
-    one_key(
+    keyed(
         "psetex",
         4,
         WRITE,
         ACL_WRITE_SLOW,
         set::psetex,
+        "string",
         "2.6.0",
         "Set the value and expiration in milliseconds of a key",
     ),
-    one_key(
+    keyed(
         "getset",
         3,
         WRITE_FAST,
         ACL_WRITE_FAST,
         set::getset,
+        "string",
         "1.0.0",
         "Set the string value of a key and return its old value",
     ),
-    one_key(
+    keyed(
         "getdel",
         2,
         &["write", "fast"],
         ACL_WRITE_FAST,
         set::getdel,
+        "string",
         "6.2.0",
         "Get the value of a key and delete the key",
     ),
-    one_key(
+    keyed(
         "getex",
         -2,
         &["write", "fast"],
         ACL_WRITE_FAST,
         set::getex,
+        "string",
         "6.2.0",
         "Get the value of a key and optionally set its expiration",
     ),
@@ -261,93 +240,103 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "Set multiple keys to multiple values, only if none of the keys exist",
         subcommands: &[],
     },
-    one_key(
+    keyed(
         "append",
         3,
         WRITE_FAST,
         ACL_WRITE_FAST,
         edit::append,
+        "string",
         "2.0.0",
         "Append a value to a key",
     ),
-    one_key(
+    keyed(
         "strlen",
         2,
         READ_FAST,
         ACL_READ_FAST,
         edit::strlen,
+        "string",
         "2.2.0",
         "Get the length of the value stored in a key",
     ),
-    one_key(
+    keyed(
         "getrange",
         4,
         READ,
         ACL_READ_SLOW,
         edit::getrange,
+        "string",
         "2.4.0",
         "Get a substring of the string stored at a key",
     ),
-    one_key(
+    keyed(
         "substr",
         4,
         READ,
         ACL_READ_SLOW,
         edit::getrange,
+        "string",
         "1.0.0",
         "Get a substring of the string stored at a key",
     ),
-    one_key(
+    keyed(
         "setrange",
         4,
         WRITE,
         ACL_WRITE_SLOW,
         edit::setrange,
+        "string",
         "2.2.0",
         "Overwrite part of a string at key starting at the specified offset",
     ),
-    one_key(
+    keyed(
         "incr",
         2,
         WRITE_FAST,
         ACL_WRITE_FAST,
         counter::incr,
+        "string",
         "1.0.0",
         "Increment the integer value of a key by one",
     ),
-    one_key(
+    keyed(
         "decr",
         2,
         WRITE_FAST,
         ACL_WRITE_FAST,
         counter::decr,
+        "string",
         "1.0.0",
         "Decrement the integer value of a key by one",
     ),
-    one_key(
+    keyed(
         "incrby",
         3,
         WRITE_FAST,
         ACL_WRITE_FAST,
         counter::incrby,
+        "string",
         "1.0.0",
         "Increment the integer value of a key by the given amount",
     ),
-    one_key(
+    keyed(
         "decrby",
         3,
         WRITE_FAST,
         ACL_WRITE_FAST,
         counter::decrby,
+        "string",
         "1.0.0",
         "Decrement the integer value of a key by the given number",
     ),
-    one_key(
+    keyed(
         "incrbyfloat",
         3,
         WRITE_FAST,
         ACL_WRITE_FAST,
         counter::incrbyfloat,
+        "string",
         "2.6.0",
         "Increment the float value of a key by the given amount",
     ),

@@ -24,7 +24,7 @@ mod setops;
 #[cfg(test)]
 mod tests;
 
-use super::{CommandSpec, Handler, KeyHandler, KeySpec, Route};
+use super::{keyed, CommandSpec, Handler, KeyHandler, KeySpec, Route};
 use crate::config::{parse_memory, Config};
 use crate::keyspace::zset::{Limits, ZSetValue};
 use crate::keyspace::{Db, Value};
@@ -120,35 +120,6 @@ pub(super) fn reply_list(reply: &mut ReplyBuf, items: &[(&[u8], f64)], withscore
     }
 }
 
-/// A one-key command's table row (key at position 1, routed to its shard).
-const fn one_key(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    acl: &'static [&'static str],
-    handler: KeyHandler,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        acl,
-        keys: KeySpec::Range {
-            first: 1,
-            last: 1,
-            step: 1,
-        },
-        route: Route::Keyed,
-        handler: Handler::Key(handler),
-        group: "sorted-set",
-        since,
-        summary,
-        subcommands: &[],
-    }
-}
-
 /// A command whose keys follow a `numkeys` argument, routed atomically.
 #[allow(clippy::too_many_arguments)]
 const fn numkeys_command(
@@ -194,147 +165,163 @@ const ACL_WRITE_FAST: &[&str] = &["@write", "@sortedset", "@fast"];
 const ACL_WRITE_SLOW: &[&str] = &["@write", "@sortedset", "@slow"];
 
 pub static COMMANDS: &[CommandSpec] = &[
-    one_key(
+    keyed(
         "zadd",
         -4,
         WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         add::zadd,
+        "sorted-set",
         "1.2.0",
         "Add one or more members to a sorted set, or update its score if it already exists",
     ),
-    one_key(
+    keyed(
         "zincrby",
         4,
         WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         add::zincrby,
+        "sorted-set",
         "1.2.0",
         "Increment the score of a member in a sorted set",
     ),
-    one_key(
+    keyed(
         "zrem",
         -3,
         WRITE_FAST,
         ACL_WRITE_FAST,
         add::zrem,
+        "sorted-set",
         "1.2.0",
         "Remove one or more members from a sorted set",
     ),
-    one_key(
+    keyed(
         "zcard",
         2,
         READ_FAST,
         ACL_READ_FAST,
         add::zcard,
+        "sorted-set",
         "1.2.0",
         "Get the number of members in a sorted set",
     ),
-    one_key(
+    keyed(
         "zscore",
         3,
         READ_FAST,
         ACL_READ_FAST,
         add::zscore,
+        "sorted-set",
         "1.2.0",
         "Get the score associated with the given member in a sorted set",
     ),
-    one_key(
+    keyed(
         "zmscore",
         -3,
         READ_FAST,
         ACL_READ_FAST,
         add::zmscore,
+        "sorted-set",
         "6.2.0",
         "Get the score associated with the given members in a sorted set",
     ),
-    one_key(
+    keyed(
         "zrank",
         3,
         READ_FAST,
         ACL_READ_FAST,
         add::zrank,
+        "sorted-set",
         "2.0.0",
         "Determine the index of a member in a sorted set",
     ),
-    one_key(
+    keyed(
         "zrevrank",
         3,
         READ_FAST,
         ACL_READ_FAST,
         add::zrevrank,
+        "sorted-set",
         "2.0.0",
         "Determine the index of a member in a sorted set, with scores ordered from high to low",
     ),
-    one_key(
+    keyed(
         "zcount",
         4,
         READ_FAST,
         ACL_READ_FAST,
         range::zcount,
+        "sorted-set",
         "2.0.0",
         "Count the members in a sorted set with scores within the given values",
     ),
-    one_key(
+    keyed(
         "zlexcount",
         4,
         READ_FAST,
         ACL_READ_FAST,
         range::zlexcount,
+        "sorted-set",
         "2.8.9",
         "Count the number of members in a sorted set between a given lexicographical range",
     ),
-    one_key(
+    keyed(
         "zrange",
         -4,
         READ,
         ACL_READ_SLOW,
         range::zrange,
+        "sorted-set",
         "1.2.0",
         "Return a range of members in a sorted set",
     ),
-    one_key(
+    keyed(
         "zrevrange",
         -4,
         READ,
         ACL_READ_SLOW,
         range::zrevrange,
+        "sorted-set",
         "1.2.0",
         "Return a range of members in a sorted set, by index, with scores ordered from high to low",
     ),
-    one_key(
+    keyed(
         "zrangebyscore",
         -4,
         READ,
         ACL_READ_SLOW,
         range::zrangebyscore,
+        "sorted-set",
         "1.0.5",
         "Return a range of members in a sorted set, by score",
     ),
-    one_key(
+    keyed(
         "zrevrangebyscore",
         -4,
         READ,
         ACL_READ_SLOW,
         range::zrevrangebyscore,
+        "sorted-set",
         "2.2.0",
         "Return a range of members in a sorted set, by score, with scores ordered from high to low",
     ),
-    one_key(
+    keyed(
         "zrangebylex",
         -4,
         READ,
         ACL_READ_SLOW,
         range::zrangebylex,
+        "sorted-set",
         "2.8.9",
         "Return a range of members in a sorted set, by lexicographical range",
     ),
-    one_key(
+    keyed(
         "zrevrangebylex",
         -4,
         READ,
         ACL_READ_SLOW,
         range::zrevrangebylex,
+        "sorted-set",
         "2.8.9",
         "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.",
     ),
@@ -355,48 +342,53 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "Store a range of members from sorted set into another key",
         subcommands: &[],
     },
-    one_key(
+    keyed(
         "zremrangebyrank",
         4,
         WRITE,
         ACL_WRITE_SLOW,
         range::zremrangebyrank,
+        "sorted-set",
         "2.0.0",
         "Remove all members in a sorted set within the given indexes",
     ),
-    one_key(
+    keyed(
         "zremrangebyscore",
         4,
         WRITE,
         ACL_WRITE_SLOW,
         range::zremrangebyscore,
+        "sorted-set",
         "1.2.0",
         "Remove all members in a sorted set within the given scores",
     ),
-    one_key(
+    keyed(
         "zremrangebylex",
         4,
         WRITE,
         ACL_WRITE_SLOW,
         range::zremrangebylex,
+        "sorted-set",
         "2.8.9",
         "Remove all members in a sorted set between the given lexicographical range",
     ),
-    one_key(
+    keyed(
         "zpopmin",
         -2,
         WRITE_FAST,
         ACL_WRITE_FAST,
         pop::zpopmin,
+        "sorted-set",
         "5.0.0",
         "Remove and return members with the lowest scores in a sorted set",
     ),
-    one_key(
+    keyed(
         "zpopmax",
         -2,
         WRITE_FAST,
         ACL_WRITE_FAST,
         pop::zpopmax,
+        "sorted-set",
         "5.0.0",
         "Remove and return members with the highest scores in a sorted set",
     ),
@@ -411,12 +403,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         "7.0.0",
         "Remove and return members with scores in a sorted set",
     ),
-    one_key(
+    keyed(
         "zrandmember",
         -2,
         READ,
         ACL_READ_SLOW,
         pop::zrandmember,
+        "sorted-set",
         "6.2.0",
         "Get one or multiple random elements from a sorted set",
     ),
@@ -497,12 +490,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         "6.2.0",
         "Subtract multiple sorted sets and store the resulting sorted set in a new key",
     ),
-    one_key(
+    keyed(
         "zscan",
         -3,
         READ,
         ACL_READ_SLOW,
         scan::zscan,
+        "sorted-set",
         "2.8.0",
         "Incrementally iterate sorted sets elements and associated scores",
     ),
