@@ -16,7 +16,7 @@ mod payload;
 #[path = "keys/rdb.rs"]
 mod rdb;
 
-use super::keys::{lfu_policy_selected, read_entry};
+use super::keys::lfu_policy_selected;
 use super::{errors, keyed, CommandSpec, ExecCtx};
 use crate::resp::num::parse_i64;
 use crate::resp::Argv;
@@ -49,7 +49,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 fn dump(ctx: &mut ExecCtx, argv: Argv) {
-    match read_entry(ctx, argv.get(1), true) {
+    match ctx.read_entry(argv.get(1)) {
         Some(entry) => match payload::create(&entry.value) {
             Ok(bytes) => ctx.reply.bulk(&bytes),
             Err(payload::NotSerializable(kind)) => {

@@ -244,7 +244,7 @@ fn pexpireat(ctx: &mut ExecCtx, argv: Argv) {
 /// else the remaining (or, `absolute`, the end) time, never negative.
 fn ttl_generic(ctx: &mut ExecCtx, argv: Argv, unit: Unit, absolute: bool) {
     let now = i128::from(ctx.now_ms);
-    let Some(entry) = super::keys::read_entry(ctx, argv.get(1), false) else {
+    let Some(entry) = ctx.read_entry_notouch(argv.get(1)) else {
         ctx.reply.int(-2);
         return;
     };

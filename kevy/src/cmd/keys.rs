@@ -14,7 +14,6 @@ mod relocate;
 
 use super::{errors, keyed, CommandSpec, ExecCtx, Gather, Handler, KeySpec, Route};
 use crate::config::Config;
-use crate::keyspace::Entry;
 use crate::resp::Argv;
 
 const ALL_KEYS: KeySpec = KeySpec::Range {
@@ -261,27 +260,6 @@ pub(super) fn lfu_policy_selected(config: &Config) -> bool {
         .is_some_and(|policy| policy.ends_with("lfu"))
 }
 
-/// A read lookup as Redis's `lookupKeyRead`: expires the key lazily, counts
-/// a keyspace hit or miss and, when `touch`, records the access time.
-pub(super) fn read_entry<'e>(
-    ctx: &'e mut ExecCtx,
-    key: &[u8],
-    touch: bool,
-) -> Option<&'e mut Entry> {
-    let (now, clock) = (ctx.now_ms, ctx.clock);
-    let db = ctx.keyspace.db(ctx.db_index);
-    let entry = if touch {
-        db.get_touch(key, now, clock)
-    } else {
-        db.get(key, now)
-    };
-    match entry {
-        Some(_) => ctx.stats.keyspace_hits += 1,
-        None => ctx.stats.keyspace_misses += 1,
-    }
-    entry
-}
-
 /// `DEL` and `UNLINK` (values are freed at once either way).
 fn del(ctx: &mut ExecCtx, argv: Argv) {
     let now = ctx.now_ms;
@@ -297,7 +275,7 @@ fn exists(ctx: &mut ExecCtx, argv: Argv) {
     let found = argv
         .iter()
         .skip(1)
-        .filter(|key| read_entry(ctx, key, false).is_some())
+        .filter(|key| ctx.read_entry_notouch(key).is_some())
         .count();
     ctx.reply.int(found as i64);
 }
@@ -306,13 +284,15 @@ fn touch(ctx: &mut ExecCtx, argv: Argv) {
     let touched = argv
         .iter()
         .skip(1)
-        .filter(|key| read_entry(ctx, key, true).is_some())
+        .filter(|key| ctx.read_entry(key).is_some())
         .count();
     ctx.reply.int(touched as i64);
 }
 
 fn type_of(ctx: &mut ExecCtx, argv: Argv) {
-    let name = read_entry(ctx, argv.get(1), false).map_or("none", |e| e.value.type_name());
+    let name = ctx
+        .read_entry_notouch(argv.get(1))
+        .map_or("none", |e| e.value.type_name());
     ctx.reply.simple(name);
 }
 

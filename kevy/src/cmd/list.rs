@@ -2,14 +2,14 @@
 //! LRANGE LTRIM LREM LINSERT LPOS LMOVE RPOPLPUSH LMPOP`, byte-exact with
 //! Redis 7.0 (`t_list.c`). The blocking variants are not here.
 //!
-//! This file holds the command table and the key lookups every list
-//! command shares; the handlers live in `list/`: `push` (pushes, pops,
-//! LMPOP, LMOVE) and `access` (reads and edits by index or value). A
-//! handler reads its key through [`lookup_read`] (counting keyspace hits and
-//! misses, as Redis's `lookupKeyRead`) or [`lookup_write`] (which does
-//! not), and deletes the key when its list becomes empty, as Redis never
-//! keeps an empty list. The multi-key commands (LMOVE, RPOPLPUSH, LMPOP)
-//! are `Route::Atomic`: across shards the core hands the handler a scratch
+//! This file holds the command table and what every list command shares;
+//! the handlers live in `list/`: `push` (pushes, pops, LMPOP, LMOVE) and
+//! `access` (reads and edits by index or value). A handler reads its key
+//! through [`super::lookup_read`] (counting keyspace hits and misses, as
+//! Redis's `lookupKeyRead`) or [`super::lookup_write`] (which does not),
+//! and deletes the key when its list becomes empty, as Redis never keeps an
+//! empty list. The multi-key commands (LMOVE, RPOPLPUSH, LMPOP) are
+//! `Route::Atomic`: across shards the core hands the handler a scratch
 //! keyspace holding copies of their keys, so the handlers never see shards.
 
 mod access;
@@ -19,56 +19,13 @@ mod push;
 #[cfg(test)]
 mod tests;
 
-use super::{keyed, CommandSpec, Handler, KeyHandler, KeySpec, Route};
+use super::{keyed, CommandSpec, Handler, KeyHandler, KeySpec, Lookup, Route};
 use crate::config::Config;
 use crate::keyspace::list::{ChunkLimit, ListValue};
-use crate::keyspace::{Db, Value};
 use crate::resp::{Argv, ReplyBuf};
-use crate::shard::ShardStats;
 
 /// What a key holds, as a list command sees it.
-pub(super) enum ListLookup<'k> {
-    Absent,
-    List(&'k mut ListValue),
-    /// Another type: the caller replies WRONGTYPE.
-    WrongType,
-}
-
-fn classify(value: Option<&mut Value>) -> ListLookup<'_> {
-    match value {
-        None => ListLookup::Absent,
-        Some(Value::List(list)) => ListLookup::List(list),
-        Some(_) => ListLookup::WrongType,
-    }
-}
-
-/// Redis's `lookupKeyRead`: records the access and counts a keyspace hit
-/// (any live key, whatever its type) or miss.
-pub(super) fn lookup_read<'k>(
-    db: &'k mut Db,
-    stats: &mut ShardStats,
-    key: &[u8],
-    now_ms: u64,
-    clock: u32,
-) -> ListLookup<'k> {
-    let entry = db.get_touch(key, now_ms, clock);
-    if entry.is_some() {
-        stats.keyspace_hits += 1;
-    } else {
-        stats.keyspace_misses += 1;
-    }
-    classify(entry.map(|e| &mut e.value))
-}
-
-/// Redis's `lookupKeyWrite`: records the access; no hit/miss statistics.
-pub(super) fn lookup_write<'k>(
-    db: &'k mut Db,
-    key: &[u8],
-    now_ms: u64,
-    clock: u32,
-) -> ListLookup<'k> {
-    classify(db.get_touch(key, now_ms, clock).map(|e| &mut e.value))
-}
+pub(super) type ListLookup<'k> = Lookup<'k, ListValue>;
 
 /// An empty list sized by `list-max-listpack-size`, as Redis's
 /// `createQuicklistObject` + `quicklistSetOptions` make one.

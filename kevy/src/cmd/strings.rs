@@ -2,15 +2,15 @@
 //! MSET MSETNX APPEND STRLEN INCR DECR INCRBY DECRBY INCRBYFLOAT GETRANGE
 //! SETRANGE SUBSTR LCS`, byte-exact with Redis 7.0 (`t_string.c`).
 //!
-//! This file holds the command table and the key lookups every string
-//! command shares; the handlers live in `strings/`: `set` (the SET/GET
-//! variants and their options), `edit` (APPEND, STRLEN, ranges), `counter`
-//! (the INCR family), `float` (INCRBYFLOAT's `long double` arithmetic, done
-//! in C as Redis does it) and `lcs`; `harness` runs both this family and
-//! the bitmap one in command-level tests. A handler reads its key through
-//! [`lookup_read`] (which counts keyspace hits and misses, as Redis's
-//! `lookupKeyRead`) or [`lookup_write`] (which does not), and writes the
-//! reply itself.
+//! This file holds the command table and what every string command shares;
+//! the handlers live in `strings/`: `set` (the SET/GET variants and their
+//! options), `edit` (APPEND, STRLEN, ranges), `counter` (the INCR family),
+//! `float` (INCRBYFLOAT's `long double` arithmetic, done in C as Redis does
+//! it) and `lcs`; `harness` runs both this family and the bitmap one in
+//! command-level tests. A handler reads its key through
+//! [`super::lookup_read`] (which counts keyspace hits and misses, as
+//! Redis's `lookupKeyRead`) or [`super::lookup_write`] (which does not),
+//! and writes the reply itself.
 
 mod counter;
 mod edit;
@@ -20,55 +20,12 @@ mod harness;
 mod lcs;
 mod set;
 
-use super::{keyed, CommandSpec, Gather, Handler, KeySpec, Route};
-use crate::keyspace::{Db, RString, Value};
+use super::{keyed, CommandSpec, Gather, Handler, KeySpec, Lookup, Route};
+use crate::keyspace::RString;
 use crate::resp::ReplyBuf;
-use crate::shard::ShardStats;
 
 /// What a key holds, as a string command sees it.
-pub(super) enum StrLookup<'k> {
-    Absent,
-    Str(&'k mut RString),
-    /// Another type: the caller replies WRONGTYPE (or its own error).
-    WrongType,
-}
-
-fn classify(value: Option<&mut Value>) -> StrLookup<'_> {
-    match value {
-        None => StrLookup::Absent,
-        Some(Value::Str(s)) => StrLookup::Str(s),
-        #[allow(unreachable_patterns)]
-        Some(_) => StrLookup::WrongType,
-    }
-}
-
-/// Redis's `lookupKeyRead`: records the access and counts a keyspace hit
-/// (any live key, whatever its type) or miss.
-pub(super) fn lookup_read<'k>(
-    db: &'k mut Db,
-    stats: &mut ShardStats,
-    key: &[u8],
-    now_ms: u64,
-    clock: u32,
-) -> StrLookup<'k> {
-    let entry = db.get_touch(key, now_ms, clock);
-    if entry.is_some() {
-        stats.keyspace_hits += 1;
-    } else {
-        stats.keyspace_misses += 1;
-    }
-    classify(entry.map(|e| &mut e.value))
-}
-
-/// Redis's `lookupKeyWrite`: records the access; no hit/miss statistics.
-pub(super) fn lookup_write<'k>(
-    db: &'k mut Db,
-    key: &[u8],
-    now_ms: u64,
-    clock: u32,
-) -> StrLookup<'k> {
-    classify(db.get_touch(key, now_ms, clock).map(|e| &mut e.value))
-}
+pub(super) type StrLookup<'k> = Lookup<'k, RString>;
 
 /// A string value as a bulk reply (integers printed without a scratch
 /// buffer of the caller's).
@@ -362,6 +319,9 @@ pub static COMMANDS: &[CommandSpec] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::{lookup_read, lookup_write};
+    use crate::keyspace::{Db, Value};
+    use crate::shard::ShardStats;
 
     #[test]
     fn options_compare_like_c_strings() {
@@ -385,7 +345,7 @@ mod tests {
         db.set(b"k", Value::Str(RString::from_client(b"v")), false, 0);
         assert!(matches!(
             lookup_read(&mut db, &mut stats, b"k", 0, 0),
-            StrLookup::Str(_)
+            StrLookup::Found(_)
         ));
         assert!(matches!(
             lookup_read(&mut db, &mut stats, b"x", 0, 0),

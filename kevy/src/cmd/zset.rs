@@ -3,16 +3,18 @@
 //! range reads and removals, pops, `ZRANDMEMBER`, the set operations and
 //! `ZSCAN` (the blocking pops are not here).
 //!
-//! This file holds the command table and what every handler shares: key
-//! lookups ([`lookup_read`] counts keyspace hits and misses, as Redis's
-//! `lookupKeyRead`; [`lookup_write`] does not), the encoding limits from
-//! the configuration, and replies of member lists. The handlers live in
-//! `zset/`: `add` (ZADD and the single-member commands), `range` (ranges by
-//! rank, score and member, and their removals), `pop` (pops and random
-//! members), `setops` (union, intersection, difference), `scan`, `score`
-//! (reading and printing scores as Redis does) and `keys` (finding the keys
-//! of `numkeys` commands, which may span shards: they are routed as atomic
-//! commands, so a handler always sees all its keys in one keyspace).
+//! This file holds the command table and what every handler shares: the
+//! sorted-set view of a key ([`ZLookup`], read through
+//! [`super::lookup_read`], which counts keyspace hits and misses as Redis's
+//! `lookupKeyRead`, or [`super::lookup_write`], which does not), the
+//! encoding limits from the configuration, and replies of member lists. The
+//! handlers live in `zset/`: `add` (ZADD and the single-member commands),
+//! `range` (ranges by rank, score and member, and their removals), `pop`
+//! (pops and random members), `setops` (union, intersection, difference),
+//! `scan`, `score` (reading and printing scores as Redis does) and `keys`
+//! (finding the keys of `numkeys` commands, which may span shards: they are
+//! routed as atomic commands, so a handler always sees all its keys in one
+//! keyspace).
 
 mod add;
 mod keys;
@@ -24,51 +26,13 @@ mod setops;
 #[cfg(test)]
 mod tests;
 
-use super::{keyed, CommandSpec, Handler, KeyHandler, KeySpec, Route};
+use super::{keyed, CommandSpec, Handler, KeyHandler, KeySpec, Lookup, Route};
 use crate::config::{parse_memory, Config};
 use crate::keyspace::zset::{Limits, ZSetValue};
-use crate::keyspace::{Db, Value};
 use crate::resp::ReplyBuf;
-use crate::shard::ShardStats;
 
 /// What a key holds, as a sorted-set command sees it.
-pub(super) enum ZLookup<'k> {
-    Absent,
-    ZSet(&'k mut ZSetValue),
-    /// Another type: the caller replies WRONGTYPE.
-    WrongType,
-}
-
-fn classify(value: Option<&mut Value>) -> ZLookup<'_> {
-    match value {
-        None => ZLookup::Absent,
-        Some(Value::ZSet(z)) => ZLookup::ZSet(z),
-        Some(_) => ZLookup::WrongType,
-    }
-}
-
-/// Redis's `lookupKeyRead`: records the access and counts a keyspace hit
-/// (any live key, whatever its type) or miss.
-pub(super) fn lookup_read<'k>(
-    db: &'k mut Db,
-    stats: &mut ShardStats,
-    key: &[u8],
-    now_ms: u64,
-    clock: u32,
-) -> ZLookup<'k> {
-    let entry = db.get_touch(key, now_ms, clock);
-    if entry.is_some() {
-        stats.keyspace_hits += 1;
-    } else {
-        stats.keyspace_misses += 1;
-    }
-    classify(entry.map(|e| &mut e.value))
-}
-
-/// Redis's `lookupKeyWrite`: records the access; no hit/miss statistics.
-pub(super) fn lookup_write<'k>(db: &'k mut Db, key: &[u8], now_ms: u64, clock: u32) -> ZLookup<'k> {
-    classify(db.get_touch(key, now_ms, clock).map(|e| &mut e.value))
-}
+pub(super) type ZLookup<'k> = Lookup<'k, ZSetValue>;
 
 /// `zset-max-listpack-entries` and `zset-max-listpack-value`.
 pub(super) fn limits(config: &Config) -> Limits {
