@@ -13,8 +13,6 @@
 //! keyspace holding copies of their keys, so the handlers never see shards.
 
 mod access;
-#[cfg(test)]
-pub(super) mod harness;
 mod push;
 #[cfg(test)]
 mod tests;

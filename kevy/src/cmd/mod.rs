@@ -31,6 +31,8 @@ mod sort;
 mod stream;
 mod strings;
 mod table;
+#[cfg(test)]
+mod test_harness;
 mod zset;
 
 pub use table::{all, count, lookup, lookup_indexed, COMMANDS};

@@ -6,17 +6,17 @@
 //! the handlers live in `strings/`: `set` (the SET/GET variants and their
 //! options), `edit` (APPEND, STRLEN, ranges), `counter` (the INCR family),
 //! `float` (INCRBYFLOAT's `long double` arithmetic, done in C as Redis does
-//! it) and `lcs`; `harness` runs both this family and the bitmap one in
-//! command-level tests. A handler reads its key through
+//! it) and `lcs`; `command_tests` tests both this family and the bitmap
+//! one at the command level. A handler reads its key through
 //! [`super::lookup_read`] (which counts keyspace hits and misses, as
 //! Redis's `lookupKeyRead`) or [`super::lookup_write`] (which does not),
 //! and writes the reply itself.
 
+#[cfg(test)]
+mod command_tests;
 mod counter;
 mod edit;
 mod float;
-#[cfg(test)]
-mod harness;
 mod lcs;
 mod set;
 
