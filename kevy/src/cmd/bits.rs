@@ -16,7 +16,7 @@ mod ops;
 use ops::{BitOp, Unit};
 
 use super::strings::{option_is, StrLookup};
-use super::{errors, keyed, CommandSpec, ExecCtx, Handler, KeySpec, Route};
+use super::{errors, flags, keyed, CommandSpec, ExecCtx, Handler, KeySpec, Route};
 use crate::cmd::{lookup_read, lookup_write};
 use crate::keyspace::{RString, Value};
 use crate::resp::num::parse_i64;
@@ -31,7 +31,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "setbit",
         4,
-        &["write", "denyoom"],
+        flags::WRITE_DENYOOM,
         &["@write", "@bitmap", "@slow"],
         setbit,
         "bitmap",
@@ -41,7 +41,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "getbit",
         3,
-        &["readonly", "fast"],
+        flags::READONLY_FAST,
         &["@read", "@bitmap", "@fast"],
         getbit,
         "bitmap",
@@ -51,7 +51,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "bitcount",
         -2,
-        &["readonly"],
+        flags::READONLY,
         READ,
         bitcount,
         "bitmap",
@@ -61,7 +61,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "bitpos",
         -3,
-        &["readonly"],
+        flags::READONLY,
         READ,
         bitpos,
         "bitmap",
@@ -71,7 +71,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bitop",
         arity: -4,
-        flags: &["write", "denyoom"],
+        flags: flags::WRITE_DENYOOM,
         acl: &["@write", "@bitmap", "@slow"],
         keys: KeySpec::Range {
             first: 2,

@@ -17,7 +17,7 @@ mod push;
 #[cfg(test)]
 mod tests;
 
-use super::{keyed, CommandSpec, Handler, KeyHandler, KeySpec, Lookup, Route};
+use super::{flags, keyed, CommandSpec, Handler, KeyHandler, KeySpec, Lookup, Route};
 use crate::config::Config;
 use crate::keyspace::list::{ChunkLimit, ListValue};
 use crate::resp::{Argv, ReplyBuf};
@@ -112,7 +112,7 @@ const fn two_keys(
     CommandSpec {
         name,
         arity,
-        flags: WRITE,
+        flags: flags::WRITE_DENYOOM,
         acl: ACL_WRITE_SLOW,
         keys: KeySpec::Range {
             first: 1,
@@ -128,10 +128,6 @@ const fn two_keys(
     }
 }
 
-const READ_FAST: &[&str] = &["readonly", "fast"];
-const READ: &[&str] = &["readonly"];
-const WRITE_FAST: &[&str] = &["write", "denyoom", "fast"];
-const WRITE: &[&str] = &["write", "denyoom"];
 const ACL_READ_FAST: &[&str] = &["@read", "@list", "@fast"];
 const ACL_READ_SLOW: &[&str] = &["@read", "@list", "@slow"];
 const ACL_WRITE_FAST: &[&str] = &["@write", "@list", "@fast"];
@@ -141,7 +137,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "lpush",
         -3,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         push::lpush,
         "list",
@@ -151,7 +147,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "rpush",
         -3,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         push::rpush,
         "list",
@@ -161,7 +157,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "lpushx",
         -3,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         push::lpushx,
         "list",
@@ -171,7 +167,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "rpushx",
         -3,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         push::rpushx,
         "list",
@@ -181,7 +177,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "lpop",
         -2,
-        &["write", "fast"],
+        flags::WRITE_FAST,
         ACL_WRITE_FAST,
         push::lpop,
         "list",
@@ -191,7 +187,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "rpop",
         -2,
-        &["write", "fast"],
+        flags::WRITE_FAST,
         ACL_WRITE_FAST,
         push::rpop,
         "list",
@@ -201,7 +197,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "llen",
         2,
-        READ_FAST,
+        flags::READONLY_FAST,
         ACL_READ_FAST,
         access::llen,
         "list",
@@ -211,7 +207,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "lindex",
         3,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         access::lindex,
         "list",
@@ -221,7 +217,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "lset",
         4,
-        WRITE,
+        flags::WRITE_DENYOOM,
         ACL_WRITE_SLOW,
         access::lset,
         "list",
@@ -231,7 +227,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "lrange",
         4,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         access::lrange,
         "list",
@@ -241,7 +237,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "ltrim",
         4,
-        &["write"],
+        flags::WRITE,
         ACL_WRITE_SLOW,
         access::ltrim,
         "list",
@@ -251,7 +247,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "lrem",
         4,
-        &["write"],
+        flags::WRITE,
         ACL_WRITE_SLOW,
         access::lrem,
         "list",
@@ -261,7 +257,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "linsert",
         5,
-        WRITE,
+        flags::WRITE_DENYOOM,
         ACL_WRITE_SLOW,
         access::linsert,
         "list",
@@ -271,7 +267,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "lpos",
         -3,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         access::lpos,
         "list",

@@ -300,6 +300,17 @@ impl CommandSpec {
     }
 }
 
+/// `COMMAND INFO` flag sets the command tables share.
+pub mod flags {
+    pub const READONLY: &[&str] = &["readonly"];
+    pub const READONLY_FAST: &[&str] = &["readonly", "fast"];
+    pub const WRITE: &[&str] = &["write"];
+    pub const WRITE_FAST: &[&str] = &["write", "fast"];
+    /// Writes that may grow memory (refused under `maxmemory`).
+    pub const WRITE_DENYOOM: &[&str] = &["write", "denyoom"];
+    pub const WRITE_DENYOOM_FAST: &[&str] = &["write", "denyoom", "fast"];
+}
+
 /// The table row of a command whose one key is its first argument, routed
 /// to the shard owning it: most commands of the data-type families.
 #[allow(clippy::too_many_arguments)]

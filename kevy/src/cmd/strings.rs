@@ -20,7 +20,7 @@ mod float;
 mod lcs;
 mod set;
 
-use super::{keyed, CommandSpec, Gather, Handler, KeySpec, Lookup, Route};
+use super::{flags, keyed, CommandSpec, Gather, Handler, KeySpec, Lookup, Route};
 use crate::keyspace::RString;
 use crate::resp::ReplyBuf;
 
@@ -56,10 +56,6 @@ pub(super) fn length_allowed(len: u64, append: u64, max_bulk_len: u64) -> bool {
         .is_some_and(|total| total <= max_bulk_len)
 }
 
-const READ_FAST: &[&str] = &["readonly", "fast"];
-const READ: &[&str] = &["readonly"];
-const WRITE_FAST: &[&str] = &["write", "denyoom", "fast"];
-const WRITE: &[&str] = &["write", "denyoom"];
 const ACL_READ_FAST: &[&str] = &["@read", "@string", "@fast"];
 const ACL_READ_SLOW: &[&str] = &["@read", "@string", "@slow"];
 const ACL_WRITE_FAST: &[&str] = &["@write", "@string", "@fast"];
@@ -69,7 +65,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "get",
         2,
-        READ_FAST,
+        flags::READONLY_FAST,
         ACL_READ_FAST,
         set::get,
         "string",
@@ -79,7 +75,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "set",
         -3,
-        WRITE,
+        flags::WRITE_DENYOOM,
         ACL_WRITE_SLOW,
         set::set,
         "string",
@@ -89,7 +85,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "setnx",
         3,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         set::setnx,
         "string",
@@ -99,7 +95,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "setex",
         4,
-        WRITE,
+        flags::WRITE_DENYOOM,
         ACL_WRITE_SLOW,
         set::setex,
         "string",
@@ -109,7 +105,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "psetex",
         4,
-        WRITE,
+        flags::WRITE_DENYOOM,
         ACL_WRITE_SLOW,
         set::psetex,
         "string",
@@ -119,7 +115,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "getset",
         3,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         set::getset,
         "string",
@@ -129,7 +125,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "getdel",
         2,
-        &["write", "fast"],
+        flags::WRITE_FAST,
         ACL_WRITE_FAST,
         set::getdel,
         "string",
@@ -139,7 +135,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "getex",
         -2,
-        &["write", "fast"],
+        flags::WRITE_FAST,
         ACL_WRITE_FAST,
         set::getex,
         "string",
@@ -149,7 +145,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mget",
         arity: -2,
-        flags: READ_FAST,
+        flags: flags::READONLY_FAST,
         acl: ACL_READ_FAST,
         keys: KeySpec::Range {
             first: 1,
@@ -166,7 +162,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mset",
         arity: -3,
-        flags: WRITE,
+        flags: flags::WRITE_DENYOOM,
         acl: ACL_WRITE_SLOW,
         keys: KeySpec::Range {
             first: 1,
@@ -183,7 +179,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "msetnx",
         arity: -3,
-        flags: WRITE,
+        flags: flags::WRITE_DENYOOM,
         acl: ACL_WRITE_SLOW,
         keys: KeySpec::Range {
             first: 1,
@@ -200,7 +196,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "append",
         3,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         edit::append,
         "string",
@@ -210,7 +206,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "strlen",
         2,
-        READ_FAST,
+        flags::READONLY_FAST,
         ACL_READ_FAST,
         edit::strlen,
         "string",
@@ -220,7 +216,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "getrange",
         4,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         edit::getrange,
         "string",
@@ -230,7 +226,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "substr",
         4,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         edit::getrange,
         "string",
@@ -240,7 +236,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "setrange",
         4,
-        WRITE,
+        flags::WRITE_DENYOOM,
         ACL_WRITE_SLOW,
         edit::setrange,
         "string",
@@ -250,7 +246,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "incr",
         2,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         counter::incr,
         "string",
@@ -260,7 +256,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "decr",
         2,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         counter::decr,
         "string",
@@ -270,7 +266,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "incrby",
         3,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         counter::incrby,
         "string",
@@ -280,7 +276,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "decrby",
         3,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         counter::decrby,
         "string",
@@ -290,7 +286,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "incrbyfloat",
         3,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         counter::incrbyfloat,
         "string",
@@ -300,7 +296,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lcs",
         arity: -3,
-        flags: READ,
+        flags: flags::READONLY,
         acl: ACL_READ_SLOW,
         keys: KeySpec::Range {
             first: 1,

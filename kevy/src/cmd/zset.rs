@@ -26,7 +26,7 @@ mod setops;
 #[cfg(test)]
 mod tests;
 
-use super::{keyed, CommandSpec, Handler, KeyHandler, KeySpec, Lookup, Route};
+use super::{flags, keyed, CommandSpec, Handler, KeyHandler, KeySpec, Lookup, Route};
 use crate::config::{parse_memory, Config};
 use crate::keyspace::zset::{Limits, ZSetValue};
 use crate::resp::ReplyBuf;
@@ -117,12 +117,6 @@ const fn numkeys_command(
     }
 }
 
-const READ: &[&str] = &["readonly"];
-const READ_FAST: &[&str] = &["readonly", "fast"];
-const WRITE: &[&str] = &["write"];
-const WRITE_FAST: &[&str] = &["write", "fast"];
-const WRITE_DENYOOM: &[&str] = &["write", "denyoom"];
-const WRITE_DENYOOM_FAST: &[&str] = &["write", "denyoom", "fast"];
 const ACL_READ_FAST: &[&str] = &["@read", "@sortedset", "@fast"];
 const ACL_READ_SLOW: &[&str] = &["@read", "@sortedset", "@slow"];
 const ACL_WRITE_FAST: &[&str] = &["@write", "@sortedset", "@fast"];
@@ -132,7 +126,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zadd",
         -4,
-        WRITE_DENYOOM_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         add::zadd,
         "sorted-set",
@@ -142,7 +136,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zincrby",
         4,
-        WRITE_DENYOOM_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         add::zincrby,
         "sorted-set",
@@ -152,7 +146,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zrem",
         -3,
-        WRITE_FAST,
+        flags::WRITE_FAST,
         ACL_WRITE_FAST,
         add::zrem,
         "sorted-set",
@@ -162,7 +156,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zcard",
         2,
-        READ_FAST,
+        flags::READONLY_FAST,
         ACL_READ_FAST,
         add::zcard,
         "sorted-set",
@@ -172,7 +166,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zscore",
         3,
-        READ_FAST,
+        flags::READONLY_FAST,
         ACL_READ_FAST,
         add::zscore,
         "sorted-set",
@@ -182,7 +176,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zmscore",
         -3,
-        READ_FAST,
+        flags::READONLY_FAST,
         ACL_READ_FAST,
         add::zmscore,
         "sorted-set",
@@ -192,7 +186,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zrank",
         3,
-        READ_FAST,
+        flags::READONLY_FAST,
         ACL_READ_FAST,
         add::zrank,
         "sorted-set",
@@ -202,7 +196,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zrevrank",
         3,
-        READ_FAST,
+        flags::READONLY_FAST,
         ACL_READ_FAST,
         add::zrevrank,
         "sorted-set",
@@ -212,7 +206,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zcount",
         4,
-        READ_FAST,
+        flags::READONLY_FAST,
         ACL_READ_FAST,
         range::zcount,
         "sorted-set",
@@ -222,7 +216,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zlexcount",
         4,
-        READ_FAST,
+        flags::READONLY_FAST,
         ACL_READ_FAST,
         range::zlexcount,
         "sorted-set",
@@ -232,7 +226,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zrange",
         -4,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         range::zrange,
         "sorted-set",
@@ -242,7 +236,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zrevrange",
         -4,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         range::zrevrange,
         "sorted-set",
@@ -252,7 +246,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zrangebyscore",
         -4,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         range::zrangebyscore,
         "sorted-set",
@@ -262,7 +256,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zrevrangebyscore",
         -4,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         range::zrevrangebyscore,
         "sorted-set",
@@ -272,7 +266,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zrangebylex",
         -4,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         range::zrangebylex,
         "sorted-set",
@@ -282,7 +276,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zrevrangebylex",
         -4,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         range::zrevrangebylex,
         "sorted-set",
@@ -292,7 +286,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangestore",
         arity: -5,
-        flags: WRITE_DENYOOM,
+        flags: flags::WRITE_DENYOOM,
         acl: ACL_WRITE_SLOW,
         keys: KeySpec::Range {
             first: 1,
@@ -309,7 +303,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zremrangebyrank",
         4,
-        WRITE,
+        flags::WRITE,
         ACL_WRITE_SLOW,
         range::zremrangebyrank,
         "sorted-set",
@@ -319,7 +313,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zremrangebyscore",
         4,
-        WRITE,
+        flags::WRITE,
         ACL_WRITE_SLOW,
         range::zremrangebyscore,
         "sorted-set",
@@ -329,7 +323,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zremrangebylex",
         4,
-        WRITE,
+        flags::WRITE,
         ACL_WRITE_SLOW,
         range::zremrangebylex,
         "sorted-set",
@@ -339,7 +333,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zpopmin",
         -2,
-        WRITE_FAST,
+        flags::WRITE_FAST,
         ACL_WRITE_FAST,
         pop::zpopmin,
         "sorted-set",
@@ -349,7 +343,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zpopmax",
         -2,
-        WRITE_FAST,
+        flags::WRITE_FAST,
         ACL_WRITE_FAST,
         pop::zpopmax,
         "sorted-set",
@@ -359,7 +353,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     numkeys_command(
         "zmpop",
         -4,
-        WRITE,
+        flags::WRITE,
         ACL_WRITE_SLOW,
         (0, 0, 0),
         keys::numkeys_at_1,
@@ -370,7 +364,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zrandmember",
         -2,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         pop::zrandmember,
         "sorted-set",
@@ -380,7 +374,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     numkeys_command(
         "zunion",
         -3,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         (0, 0, 0),
         keys::numkeys_at_1,
@@ -391,7 +385,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     numkeys_command(
         "zinter",
         -3,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         (0, 0, 0),
         keys::numkeys_at_1,
@@ -402,7 +396,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     numkeys_command(
         "zintercard",
         -3,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         (0, 0, 0),
         keys::numkeys_at_1,
@@ -413,7 +407,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     numkeys_command(
         "zdiff",
         -3,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         (0, 0, 0),
         keys::numkeys_at_1,
@@ -424,7 +418,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     numkeys_command(
         "zunionstore",
         -4,
-        WRITE_DENYOOM,
+        flags::WRITE_DENYOOM,
         ACL_WRITE_SLOW,
         (1, 1, 1),
         keys::destination_and_numkeys,
@@ -435,7 +429,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     numkeys_command(
         "zinterstore",
         -4,
-        WRITE_DENYOOM,
+        flags::WRITE_DENYOOM,
         ACL_WRITE_SLOW,
         (1, 1, 1),
         keys::destination_and_numkeys,
@@ -446,7 +440,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     numkeys_command(
         "zdiffstore",
         -4,
-        WRITE_DENYOOM,
+        flags::WRITE_DENYOOM,
         ACL_WRITE_SLOW,
         (1, 1, 1),
         keys::destination_and_numkeys,
@@ -457,7 +451,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "zscan",
         -3,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         scan::zscan,
         "sorted-set",
