@@ -14,19 +14,8 @@ pub const TCP_BACKLOG: i32 = 511;
 /// Binds a non-blocking listener with SO_REUSEADDR and SO_REUSEPORT set.
 pub fn bind_reuseport(addr: SocketAddr) -> Result<TcpListener, TransportError> {
     let map = |source| TransportError::Bind { addr, source };
-    let domain = if addr.is_ipv6() {
-        Domain::IPV6
-    } else {
-        Domain::IPV4
-    };
-    let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).map_err(map)?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true).map_err(map)?;
-    }
-    socket.set_reuse_address(true).map_err(map)?;
-    socket.set_reuse_port(true).map_err(map)?;
+    let socket = bind_shared(addr)?;
     socket.set_nonblocking(true).map_err(map)?;
-    socket.bind(&addr.into()).map_err(map)?;
     socket.listen(TCP_BACKLOG).map_err(map)?;
     Ok(socket.into())
 }
@@ -36,6 +25,19 @@ pub fn bind_reuseport(addr: SocketAddr) -> Result<TcpListener, TransportError> {
 /// connection can be queued on it (only listening sockets of a reuseport
 /// group receive connections).
 pub fn reserve_port(addr: SocketAddr) -> Result<(Socket, SocketAddr), TransportError> {
+    let map = |source| TransportError::Bind { addr, source };
+    let socket = bind_shared(addr)?;
+    let bound = socket
+        .local_addr()
+        .map_err(map)?
+        .as_socket()
+        .ok_or_else(|| map(std::io::Error::other("not an inet address")))?;
+    Ok((socket, bound))
+}
+
+/// A TCP socket bound to `addr` as a member of its reuseport group (IPv6
+/// sockets take IPv6 only, so an IPv4 group on the same port stays apart).
+fn bind_shared(addr: SocketAddr) -> Result<Socket, TransportError> {
     let map = |source| TransportError::Bind { addr, source };
     let domain = if addr.is_ipv6() {
         Domain::IPV6
@@ -49,10 +51,5 @@ pub fn reserve_port(addr: SocketAddr) -> Result<(Socket, SocketAddr), TransportE
     socket.set_reuse_address(true).map_err(map)?;
     socket.set_reuse_port(true).map_err(map)?;
     socket.bind(&addr.into()).map_err(map)?;
-    let bound = socket
-        .local_addr()
-        .map_err(map)?
-        .as_socket()
-        .ok_or_else(|| map(std::io::Error::other("not an inet address")))?;
-    Ok((socket, bound))
+    Ok(socket)
 }

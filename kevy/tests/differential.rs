@@ -355,10 +355,12 @@ fn scripts() -> Vec<PathBuf> {
     paths
 }
 
-fn differential(threads: usize) {
+/// A fresh redis-server and a fresh kevy with `threads` shards, to compare;
+/// None, with a loud notice, when redis-server is not installed.
+fn start_pair(threads: usize, tag: &str, skipped: &str) -> Option<(ServerProcess, ServerProcess)> {
     let Some(redis_path) = redis_server_path() else {
-        eprintln!("\n!!! redis-server is not installed: the differential suite is SKIPPED.\n!!! Install it (apt-get install redis-server) to compare kevy with Redis.\n");
-        return;
+        eprintln!("\n!!! redis-server is not installed: {skipped} is SKIPPED.\n!!! Install it (apt-get install redis-server) to compare kevy with Redis.\n");
+        return None;
     };
     let redis = start(
         &redis_path,
@@ -368,25 +370,37 @@ fn differential(threads: usize) {
             "--appendonly".into(),
             "no".into(),
         ],
-        "redis",
+        &format!("redis{tag}"),
     );
     let kevy = start(
         env!("CARGO_BIN_EXE_kevy"),
         &["--threads".into(), threads.to_string()],
-        "kevy",
+        &format!("kevy{tag}"),
     );
+    Some((redis, kevy))
+}
+
+/// Fails the test with every difference found, under `heading`.
+fn assert_no_differences(failures: &[String], heading: &str) {
+    assert!(
+        failures.is_empty(),
+        "{} {heading}:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+fn differential(threads: usize) {
+    let Some((redis, kevy)) = start_pair(threads, "", "the differential suite") else {
+        return;
+    };
     let mut failures = Vec::new();
     for script in scripts() {
         let mut redis_client = Client::connect(redis.port);
         let mut kevy_client = Client::connect(kevy.port);
         failures.extend(run_script(&script, &mut redis_client, &mut kevy_client));
     }
-    assert!(
-        failures.is_empty(),
-        "{} differences with --threads {threads}:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_no_differences(&failures, &format!("differences with --threads {threads}"));
 }
 
 /// Raw inputs, malformed ones included, whose whole response (until the
@@ -430,25 +444,9 @@ fn raw_exchange(port: u16, input: &[u8]) -> Vec<u8> {
 }
 
 fn raw_differential(threads: usize) {
-    let Some(redis_path) = redis_server_path() else {
-        eprintln!("\n!!! redis-server is not installed: the raw protocol comparison is SKIPPED.\n");
+    let Some((redis, kevy)) = start_pair(threads, "-raw", "the raw protocol comparison") else {
         return;
     };
-    let redis = start(
-        &redis_path,
-        &[
-            "--save".into(),
-            "".into(),
-            "--appendonly".into(),
-            "no".into(),
-        ],
-        "redis-raw",
-    );
-    let kevy = start(
-        env!("CARGO_BIN_EXE_kevy"),
-        &["--threads".into(), threads.to_string()],
-        "kevy-raw",
-    );
     let mut failures = Vec::new();
     for case in RAW_CASES {
         let expected = raw_exchange(redis.port, case);
@@ -462,12 +460,7 @@ fn raw_differential(threads: usize) {
             ));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} raw protocol differences:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_no_differences(&failures, "raw protocol differences");
 }
 
 #[test]

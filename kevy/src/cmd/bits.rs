@@ -3,7 +3,7 @@
 //! arguments (BITCOUNT and BITPOS look the key up before parsing their
 //! range, so a missing key answers even to a malformed range).
 //!
-//! Handlers parse, look the key up through the string family's lookups and
+//! Handlers parse, look the key up as a string through the shared lookups and
 //! hand the bytes to the pure functions of `bits_ops.rs`. Writes make the
 //! string `raw` and grow it with zero bytes; offsets are bounded by
 //! `proto-max-bulk-len`. BITOP names keys that may live on several shards:
@@ -15,8 +15,9 @@ mod ops;
 
 use ops::{BitOp, Unit};
 
-use super::strings::{lookup_read, lookup_write, option_is, StrLookup};
-use super::{errors, CommandSpec, ExecCtx, Handler, KeyHandler, KeySpec, Route};
+use super::strings::{option_is, StrLookup};
+use super::{errors, flags, keyed, CommandSpec, ExecCtx, Handler, KeySpec, Route};
+use crate::cmd::{lookup_read, lookup_write};
 use crate::keyspace::{RString, Value};
 use crate::resp::num::parse_i64;
 use crate::resp::Argv;
@@ -24,79 +25,53 @@ use crate::resp::Argv;
 const BIT_ARGUMENT: &str = "ERR The bit argument must be 1 or 0.";
 const NOT_SINGLE_SOURCE: &str = "ERR BITOP NOT must be called with a single source key.";
 
-/// A one-key bitmap command's table row (key at position 1, routed to its
-/// shard).
-const fn one_key(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    acl: &'static [&'static str],
-    handler: KeyHandler,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        acl,
-        keys: KeySpec::Range {
-            first: 1,
-            last: 1,
-            step: 1,
-        },
-        route: Route::Keyed,
-        handler: Handler::Key(handler),
-        group: "bitmap",
-        since,
-        summary,
-        subcommands: &[],
-    }
-}
-
 const READ: &[&str] = &["@read", "@bitmap", "@slow"];
 
 pub static COMMANDS: &[CommandSpec] = &[
-    one_key(
+    keyed(
         "setbit",
         4,
-        &["write", "denyoom"],
+        flags::WRITE_DENYOOM,
         &["@write", "@bitmap", "@slow"],
         setbit,
+        "bitmap",
         "2.2.0",
         "Sets or clears the bit at offset in the string value stored at key",
     ),
-    one_key(
+    keyed(
         "getbit",
         3,
-        &["readonly", "fast"],
+        flags::READONLY_FAST,
         &["@read", "@bitmap", "@fast"],
         getbit,
+        "bitmap",
         "2.2.0",
         "Returns the bit value at offset in the string value stored at key",
     ),
-    one_key(
+    keyed(
         "bitcount",
         -2,
-        &["readonly"],
+        flags::READONLY,
         READ,
         bitcount,
+        "bitmap",
         "2.6.0",
         "Count set bits in a string",
     ),
-    one_key(
+    keyed(
         "bitpos",
         -3,
-        &["readonly"],
+        flags::READONLY,
         READ,
         bitpos,
+        "bitmap",
         "2.8.7",
         "Find first bit set or clear in a string",
     ),
     CommandSpec {
         name: "bitop",
         arity: -4,
-        flags: &["write", "denyoom"],
+        flags: flags::WRITE_DENYOOM,
         acl: &["@write", "@bitmap", "@slow"],
         keys: KeySpec::Range {
             first: 2,
@@ -147,7 +122,7 @@ fn setbit(ctx: &mut ExecCtx, argv: Argv) {
     let db = ctx.keyspace.db(ctx.db_index);
     match lookup_write(db, key, now, clock) {
         StrLookup::WrongType => ctx.reply.error(errors::WRONGTYPE),
-        StrLookup::Str(s) => {
+        StrLookup::Found(s) => {
             let was_on = write_bit(s.make_raw(), byte, mask, on);
             ctx.reply.int(i64::from(was_on));
         }
@@ -184,7 +159,7 @@ fn getbit(ctx: &mut ExecCtx, argv: Argv) {
     let value = match lookup_read(db, ctx.stats, argv.get(1), ctx.now_ms, ctx.clock) {
         StrLookup::Absent => return ctx.reply.int(0),
         StrLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        StrLookup::Str(s) => s,
+        StrLookup::Found(s) => s,
     };
     let mut scratch = Vec::new();
     let data = value.as_bytes(&mut scratch);
@@ -201,7 +176,7 @@ fn bitcount(ctx: &mut ExecCtx, argv: Argv) {
     let value = match lookup_read(db, ctx.stats, argv.get(1), ctx.now_ms, ctx.clock) {
         StrLookup::Absent => return ctx.reply.int(0),
         StrLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        StrLookup::Str(s) => s,
+        StrLookup::Found(s) => s,
     };
     let mut scratch = Vec::new();
     let data = value.as_bytes(&mut scratch);
@@ -246,7 +221,7 @@ fn bitpos(ctx: &mut ExecCtx, argv: Argv) {
         // A missing key is an endless run of zeros.
         StrLookup::Absent => return ctx.reply.int(if bit { -1 } else { 0 }),
         StrLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        StrLookup::Str(s) => s,
+        StrLookup::Found(s) => s,
     };
     let mut scratch = Vec::new();
     let data = value.as_bytes(&mut scratch);
@@ -313,7 +288,7 @@ fn bitop(ctx: &mut ExecCtx, argv: Argv) {
         let db = ctx.keyspace.db(ctx.db_index);
         match lookup_read(db, ctx.stats, key, now, clock) {
             StrLookup::Absent => sources.push(Vec::new()),
-            StrLookup::Str(s) => sources.push(s.to_vec()),
+            StrLookup::Found(s) => sources.push(s.to_vec()),
             StrLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
         }
     }

@@ -11,6 +11,18 @@ use crate::resp::Argv;
 /// The Redis version reported to clients, which choose features by it.
 pub const REDIS_VERSION: &str = "7.0.15";
 
+/// `HELLO` and `AUTH`: allowed before authentication and in every state.
+const HANDSHAKE_FLAGS: &[&str] = &[
+    "noscript",
+    "loading",
+    "stale",
+    "fast",
+    "no_auth",
+    "sentinel",
+    "allow_busy",
+];
+
+/// A connection command's table row (no keys, run on the client's shard).
 const fn conn(
     name: &'static str,
     arity: i32,
@@ -64,15 +76,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     conn(
         "hello",
         -1,
-        &[
-            "noscript",
-            "loading",
-            "stale",
-            "fast",
-            "no_auth",
-            "sentinel",
-            "allow_busy",
-        ],
+        HANDSHAKE_FLAGS,
         hello,
         "6.0.0",
         "Handshake with Redis",
@@ -80,15 +84,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     conn(
         "auth",
         -2,
-        &[
-            "noscript",
-            "loading",
-            "stale",
-            "fast",
-            "no_auth",
-            "sentinel",
-            "allow_busy",
-        ],
+        HANDSHAKE_FLAGS,
         auth,
         "1.0.0",
         "Authenticate to the server",

@@ -16,53 +16,40 @@ mod payload;
 #[path = "keys/rdb.rs"]
 mod rdb;
 
-use super::keys::{lfu_policy_selected, read_entry};
-use super::{errors, CommandSpec, ExecCtx, Handler, KeySpec, Route};
+use super::keys::lfu_policy_selected;
+use super::{errors, keyed, CommandSpec, ExecCtx};
 use crate::resp::num::parse_i64;
 use crate::resp::Argv;
-
-const KEY: KeySpec = KeySpec::Range {
-    first: 1,
-    last: 1,
-    step: 1,
-};
 
 const BUSY_KEY: &str = "BUSYKEY Target key name already exists.";
 const BAD_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
 const BAD_DATA: &str = "ERR Bad data format";
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "dump",
-        arity: 2,
-        flags: &["readonly"],
-        acl: &["@keyspace", "@read", "@slow"],
-        keys: KEY,
-        route: Route::Keyed,
-        handler: Handler::Key(dump),
-        group: "generic",
-        since: "2.6.0",
-        summary: "Return a serialized version of the value stored at the specified key.",
-        subcommands: &[],
-    },
-    CommandSpec {
-        name: "restore",
-        arity: -4,
-        flags: &["write", "denyoom"],
-        acl: &["@keyspace", "@write", "@slow", "@dangerous"],
-        keys: KEY,
-        route: Route::Keyed,
-        handler: Handler::Key(restore),
-        group: "generic",
-        since: "2.6.0",
-        summary:
-            "Create a key using the provided serialized value, previously obtained using DUMP.",
-        subcommands: &[],
-    },
+    keyed(
+        "dump",
+        2,
+        &["readonly"],
+        &["@keyspace", "@read", "@slow"],
+        dump,
+        "generic",
+        "2.6.0",
+        "Return a serialized version of the value stored at the specified key.",
+    ),
+    keyed(
+        "restore",
+        -4,
+        &["write", "denyoom"],
+        &["@keyspace", "@write", "@slow", "@dangerous"],
+        restore,
+        "generic",
+        "2.6.0",
+        "Create a key using the provided serialized value, previously obtained using DUMP.",
+    ),
 ];
 
 fn dump(ctx: &mut ExecCtx, argv: Argv) {
-    match read_entry(ctx, argv.get(1), true) {
+    match ctx.read_entry(argv.get(1)) {
         Some(entry) => match payload::create(&entry.value) {
             Ok(bytes) => ctx.reply.bulk(&bytes),
             Err(payload::NotSerializable(kind)) => {

@@ -7,56 +7,46 @@
 //! Redis's: 64-bit signed with explicit overflow checks, so a huge value is
 //! `ERR invalid expire time` rather than a wrapped time.
 
-use super::{errors, CommandSpec, ExecCtx, Handler, KeySpec, Route};
+use super::{errors, keyed, CommandSpec, ExecCtx, KeyHandler};
 use crate::resp::num::parse_i64;
 use crate::resp::Argv;
 
-const KEY: KeySpec = KeySpec::Range {
-    first: 1,
-    last: 1,
-    step: 1,
-};
-
+/// `EXPIRE` and its variants: they share arity, flags and ACL categories.
 const fn set_expiry(
     name: &'static str,
-    handler: fn(&mut ExecCtx, Argv),
+    handler: KeyHandler,
     since: &'static str,
     summary: &'static str,
 ) -> CommandSpec {
-    CommandSpec {
+    keyed(
         name,
-        arity: -3,
-        flags: &["write", "fast"],
-        acl: &["@keyspace", "@write", "@fast"],
-        keys: KEY,
-        route: Route::Keyed,
-        handler: Handler::Key(handler),
-        group: "generic",
+        -3,
+        &["write", "fast"],
+        &["@keyspace", "@write", "@fast"],
+        handler,
+        "generic",
         since,
         summary,
-        subcommands: &[],
-    }
+    )
 }
 
+/// `TTL` and its variants.
 const fn read_expiry(
     name: &'static str,
-    handler: fn(&mut ExecCtx, Argv),
+    handler: KeyHandler,
     since: &'static str,
     summary: &'static str,
 ) -> CommandSpec {
-    CommandSpec {
+    keyed(
         name,
-        arity: 2,
-        flags: &["readonly", "fast"],
-        acl: &["@keyspace", "@read", "@fast"],
-        keys: KEY,
-        route: Route::Keyed,
-        handler: Handler::Key(handler),
-        group: "generic",
+        2,
+        &["readonly", "fast"],
+        &["@keyspace", "@read", "@fast"],
+        handler,
+        "generic",
         since,
         summary,
-        subcommands: &[],
-    }
+    )
 }
 
 pub static COMMANDS: &[CommandSpec] = &[
@@ -108,19 +98,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         "7.0.0",
         "Get the expiration Unix timestamp for a key in milliseconds",
     ),
-    CommandSpec {
-        name: "persist",
-        arity: 2,
-        flags: &["write", "fast"],
-        acl: &["@keyspace", "@write", "@fast"],
-        keys: KEY,
-        route: Route::Keyed,
-        handler: Handler::Key(persist),
-        group: "generic",
-        since: "2.2.0",
-        summary: "Remove the expiration from a key",
-        subcommands: &[],
-    },
+    keyed(
+        "persist",
+        2,
+        &["write", "fast"],
+        &["@keyspace", "@write", "@fast"],
+        persist,
+        "generic",
+        "2.2.0",
+        "Remove the expiration from a key",
+    ),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -257,7 +244,7 @@ fn pexpireat(ctx: &mut ExecCtx, argv: Argv) {
 /// else the remaining (or, `absolute`, the end) time, never negative.
 fn ttl_generic(ctx: &mut ExecCtx, argv: Argv, unit: Unit, absolute: bool) {
     let now = i128::from(ctx.now_ms);
-    let Some(entry) = super::keys::read_entry(ctx, argv.get(1), false) else {
+    let Some(entry) = ctx.read_entry_notouch(argv.get(1)) else {
         ctx.reply.int(-2);
         return;
     };

@@ -12,19 +12,13 @@ mod listing;
 mod object;
 mod relocate;
 
-use super::{errors, CommandSpec, ExecCtx, Gather, Handler, KeySpec, Route};
+use super::{errors, keyed, CommandSpec, ExecCtx, Gather, Handler, KeySpec, Route};
 use crate::config::Config;
-use crate::keyspace::Entry;
 use crate::resp::Argv;
 
 const ALL_KEYS: KeySpec = KeySpec::Range {
     first: 1,
     last: -1,
-    step: 1,
-};
-const FIRST_KEY: KeySpec = KeySpec::Range {
-    first: 1,
-    last: 1,
     step: 1,
 };
 const TWO_KEYS: KeySpec = KeySpec::Range {
@@ -73,19 +67,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "Determine if a key exists",
         subcommands: &[],
     },
-    CommandSpec {
-        name: "type",
-        arity: 2,
-        flags: &["readonly", "fast"],
-        acl: &["@keyspace", "@read", "@fast"],
-        keys: FIRST_KEY,
-        route: Route::Keyed,
-        handler: Handler::Key(type_of),
-        group: "generic",
-        since: "1.0.0",
-        summary: "Determine the type stored at key",
-        subcommands: &[],
-    },
+    keyed(
+        "type",
+        2,
+        &["readonly", "fast"],
+        &["@keyspace", "@read", "@fast"],
+        type_of,
+        "generic",
+        "1.0.0",
+        "Determine the type stored at key",
+    ),
     CommandSpec {
         name: "touch",
         arity: -2,
@@ -216,19 +207,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "Copy a key",
         subcommands: &[],
     },
-    CommandSpec {
-        name: "move",
-        arity: 3,
-        flags: &["write", "fast"],
-        acl: &["@keyspace", "@write", "@fast"],
-        keys: FIRST_KEY,
-        route: Route::Keyed,
-        handler: Handler::Key(relocate::move_to_db),
-        group: "generic",
-        since: "1.0.0",
-        summary: "Move a key to another database",
-        subcommands: &[],
-    },
+    keyed(
+        "move",
+        3,
+        &["write", "fast"],
+        &["@keyspace", "@write", "@fast"],
+        relocate::move_to_db,
+        "generic",
+        "1.0.0",
+        "Move a key to another database",
+    ),
     CommandSpec {
         name: "swapdb",
         arity: 3,
@@ -272,27 +260,6 @@ pub(super) fn lfu_policy_selected(config: &Config) -> bool {
         .is_some_and(|policy| policy.ends_with("lfu"))
 }
 
-/// A read lookup as Redis's `lookupKeyRead`: expires the key lazily, counts
-/// a keyspace hit or miss and, when `touch`, records the access time.
-pub(super) fn read_entry<'e>(
-    ctx: &'e mut ExecCtx,
-    key: &[u8],
-    touch: bool,
-) -> Option<&'e mut Entry> {
-    let (now, clock) = (ctx.now_ms, ctx.clock);
-    let db = ctx.keyspace.db(ctx.db_index);
-    let entry = if touch {
-        db.get_touch(key, now, clock)
-    } else {
-        db.get(key, now)
-    };
-    match entry {
-        Some(_) => ctx.stats.keyspace_hits += 1,
-        None => ctx.stats.keyspace_misses += 1,
-    }
-    entry
-}
-
 /// `DEL` and `UNLINK` (values are freed at once either way).
 fn del(ctx: &mut ExecCtx, argv: Argv) {
     let now = ctx.now_ms;
@@ -308,7 +275,7 @@ fn exists(ctx: &mut ExecCtx, argv: Argv) {
     let found = argv
         .iter()
         .skip(1)
-        .filter(|key| read_entry(ctx, key, false).is_some())
+        .filter(|key| ctx.read_entry_notouch(key).is_some())
         .count();
     ctx.reply.int(found as i64);
 }
@@ -317,13 +284,15 @@ fn touch(ctx: &mut ExecCtx, argv: Argv) {
     let touched = argv
         .iter()
         .skip(1)
-        .filter(|key| read_entry(ctx, key, true).is_some())
+        .filter(|key| ctx.read_entry(key).is_some())
         .count();
     ctx.reply.int(touched as i64);
 }
 
 fn type_of(ctx: &mut ExecCtx, argv: Argv) {
-    let name = read_entry(ctx, argv.get(1), false).map_or("none", |e| e.value.type_name());
+    let name = ctx
+        .read_entry_notouch(argv.get(1))
+        .map_or("none", |e| e.value.type_name());
     ctx.reply.simple(name);
 }
 

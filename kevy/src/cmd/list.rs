@@ -2,73 +2,28 @@
 //! LRANGE LTRIM LREM LINSERT LPOS LMOVE RPOPLPUSH LMPOP`, byte-exact with
 //! Redis 7.0 (`t_list.c`). The blocking variants are not here.
 //!
-//! This file holds the command table and the key lookups every list
-//! command shares; the handlers live in `list/`: `push` (pushes, pops,
-//! LMPOP, LMOVE) and `access` (reads and edits by index or value). A
-//! handler reads its key through [`lookup_read`] (counting keyspace hits and
-//! misses, as Redis's `lookupKeyRead`) or [`lookup_write`] (which does
-//! not), and deletes the key when its list becomes empty, as Redis never
-//! keeps an empty list. The multi-key commands (LMOVE, RPOPLPUSH, LMPOP)
-//! are `Route::Atomic`: across shards the core hands the handler a scratch
+//! This file holds the command table and what every list command shares;
+//! the handlers live in `list/`: `push` (pushes, pops, LMPOP, LMOVE) and
+//! `access` (reads and edits by index or value). A handler reads its key
+//! through [`super::lookup_read`] (counting keyspace hits and misses, as
+//! Redis's `lookupKeyRead`) or [`super::lookup_write`] (which does not),
+//! and deletes the key when its list becomes empty, as Redis never keeps an
+//! empty list. The multi-key commands (LMOVE, RPOPLPUSH, LMPOP) are
+//! `Route::Atomic`: across shards the core hands the handler a scratch
 //! keyspace holding copies of their keys, so the handlers never see shards.
 
 mod access;
-#[cfg(test)]
-pub(super) mod harness;
 mod push;
 #[cfg(test)]
 mod tests;
 
-use super::{CommandSpec, Handler, KeyHandler, KeySpec, Route};
+use super::{flags, keyed, CommandSpec, Handler, KeyHandler, KeySpec, Lookup, Route};
 use crate::config::Config;
 use crate::keyspace::list::{ChunkLimit, ListValue};
-use crate::keyspace::{Db, Value};
 use crate::resp::{Argv, ReplyBuf};
-use crate::shard::ShardStats;
 
 /// What a key holds, as a list command sees it.
-pub(super) enum ListLookup<'k> {
-    Absent,
-    List(&'k mut ListValue),
-    /// Another type: the caller replies WRONGTYPE.
-    WrongType,
-}
-
-fn classify(value: Option<&mut Value>) -> ListLookup<'_> {
-    match value {
-        None => ListLookup::Absent,
-        Some(Value::List(list)) => ListLookup::List(list),
-        Some(_) => ListLookup::WrongType,
-    }
-}
-
-/// Redis's `lookupKeyRead`: records the access and counts a keyspace hit
-/// (any live key, whatever its type) or miss.
-pub(super) fn lookup_read<'k>(
-    db: &'k mut Db,
-    stats: &mut ShardStats,
-    key: &[u8],
-    now_ms: u64,
-    clock: u32,
-) -> ListLookup<'k> {
-    let entry = db.get_touch(key, now_ms, clock);
-    if entry.is_some() {
-        stats.keyspace_hits += 1;
-    } else {
-        stats.keyspace_misses += 1;
-    }
-    classify(entry.map(|e| &mut e.value))
-}
-
-/// Redis's `lookupKeyWrite`: records the access; no hit/miss statistics.
-pub(super) fn lookup_write<'k>(
-    db: &'k mut Db,
-    key: &[u8],
-    now_ms: u64,
-    clock: u32,
-) -> ListLookup<'k> {
-    classify(db.get_touch(key, now_ms, clock).map(|e| &mut e.value))
-}
+pub(super) type ListLookup<'k> = Lookup<'k, ListValue>;
 
 /// An empty list sized by `list-max-listpack-size`, as Redis's
 /// `createQuicklistObject` + `quicklistSetOptions` make one.
@@ -146,35 +101,6 @@ fn lmpop_keys(argv: Argv, out: &mut Vec<usize>) {
     out.extend(2..2 + numkeys as usize);
 }
 
-/// A one-key command's table row (key at position 1, routed to its shard).
-const fn one_key(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    acl: &'static [&'static str],
-    handler: KeyHandler,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        acl,
-        keys: KeySpec::Range {
-            first: 1,
-            last: 1,
-            step: 1,
-        },
-        route: Route::Keyed,
-        handler: Handler::Key(handler),
-        group: "list",
-        since,
-        summary,
-        subcommands: &[],
-    }
-}
-
 /// A source-and-destination command's row (keys at 1 and 2).
 const fn two_keys(
     name: &'static str,
@@ -186,7 +112,7 @@ const fn two_keys(
     CommandSpec {
         name,
         arity,
-        flags: WRITE,
+        flags: flags::WRITE_DENYOOM,
         acl: ACL_WRITE_SLOW,
         keys: KeySpec::Range {
             first: 1,
@@ -202,139 +128,149 @@ const fn two_keys(
     }
 }
 
-const READ_FAST: &[&str] = &["readonly", "fast"];
-const READ: &[&str] = &["readonly"];
-const WRITE_FAST: &[&str] = &["write", "denyoom", "fast"];
-const WRITE: &[&str] = &["write", "denyoom"];
 const ACL_READ_FAST: &[&str] = &["@read", "@list", "@fast"];
 const ACL_READ_SLOW: &[&str] = &["@read", "@list", "@slow"];
 const ACL_WRITE_FAST: &[&str] = &["@write", "@list", "@fast"];
 const ACL_WRITE_SLOW: &[&str] = &["@write", "@list", "@slow"];
 
 pub static COMMANDS: &[CommandSpec] = &[
-    one_key(
+    keyed(
         "lpush",
         -3,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         push::lpush,
+        "list",
         "1.0.0",
         "Prepend one or multiple elements to a list",
     ),
-    one_key(
+    keyed(
         "rpush",
         -3,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         push::rpush,
+        "list",
         "1.0.0",
         "Append one or multiple elements to a list",
     ),
-    one_key(
+    keyed(
         "lpushx",
         -3,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         push::lpushx,
+        "list",
         "2.2.0",
         "Prepend an element to a list, only if the list exists",
     ),
-    one_key(
+    keyed(
         "rpushx",
         -3,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         push::rpushx,
+        "list",
         "2.2.0",
         "Append an element to a list, only if the list exists",
     ),
-    one_key(
+    keyed(
         "lpop",
         -2,
-        &["write", "fast"],
+        flags::WRITE_FAST,
         ACL_WRITE_FAST,
         push::lpop,
+        "list",
         "1.0.0",
         "Remove and get the first elements in a list",
     ),
-    one_key(
+    keyed(
         "rpop",
         -2,
-        &["write", "fast"],
+        flags::WRITE_FAST,
         ACL_WRITE_FAST,
         push::rpop,
+        "list",
         "1.0.0",
         "Remove and get the last elements in a list",
     ),
-    one_key(
+    keyed(
         "llen",
         2,
-        READ_FAST,
+        flags::READONLY_FAST,
         ACL_READ_FAST,
         access::llen,
+        "list",
         "1.0.0",
         "Get the length of a list",
     ),
-    one_key(
+    keyed(
         "lindex",
         3,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         access::lindex,
+        "list",
         "1.0.0",
         "Get an element from a list by its index",
     ),
-    one_key(
+    keyed(
         "lset",
         4,
-        WRITE,
+        flags::WRITE_DENYOOM,
         ACL_WRITE_SLOW,
         access::lset,
+        "list",
         "1.0.0",
         "Set the value of an element in a list by its index",
     ),
-    one_key(
+    keyed(
         "lrange",
         4,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         access::lrange,
+        "list",
         "1.0.0",
         "Get a range of elements from a list",
     ),
-    one_key(
+    keyed(
         "ltrim",
         4,
-        &["write"],
+        flags::WRITE,
         ACL_WRITE_SLOW,
         access::ltrim,
+        "list",
         "1.0.0",
         "Trim a list to the specified range",
     ),
-    one_key(
+    keyed(
         "lrem",
         4,
-        &["write"],
+        flags::WRITE,
         ACL_WRITE_SLOW,
         access::lrem,
+        "list",
         "1.0.0",
         "Remove elements from a list",
     ),
-    one_key(
+    keyed(
         "linsert",
         5,
-        WRITE,
+        flags::WRITE_DENYOOM,
         ACL_WRITE_SLOW,
         access::linsert,
+        "list",
         "2.2.0",
         "Insert an element before or after another element in a list",
     ),
-    one_key(
+    keyed(
         "lpos",
         -3,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         access::lpos,
+        "list",
         "6.0.6",
         "Return the index of matching elements on a list",
     ),

@@ -6,6 +6,12 @@
 //! runs the handler there with an [`ExecCtx`] (keyspace commands) or, on the
 //! connection's own shard, a [`crate::shard::ConnCtx`] (connection and
 //! server commands). The table is data: `COMMAND INFO/DOCS/LIST` read it.
+//!
+//! Keys are looked up through the functions here, as Redis's
+//! `lookupKeyRead` ([`read_entry`], [`lookup_read`]) and `lookupKeyWrite`
+//! ([`lookup_write`]), so access times and keyspace hit/miss counts are kept
+//! the same way by every family; [`Lookup`] is a key as a command working on
+//! one value type sees it (absent, that type, or WRONGTYPE).
 
 mod bits;
 mod client;
@@ -25,11 +31,18 @@ mod sort;
 mod stream;
 mod strings;
 mod table;
+#[cfg(test)]
+mod test_harness;
 mod zset;
 
 pub use table::{all, count, lookup, lookup_indexed, COMMANDS};
 
-use crate::keyspace::{Db, Keyspace};
+use crate::keyspace::hash::HashValue;
+use crate::keyspace::list::ListValue;
+use crate::keyspace::set::SetValue;
+use crate::keyspace::stream::StreamValue;
+use crate::keyspace::zset::ZSetValue;
+use crate::keyspace::{Db, Entry, Keyspace, RString, Value};
 use crate::random::SplitMix64;
 use crate::resp::{Argv, ReplyBuf};
 use crate::shard::{ConnCtx, ShardStats};
@@ -54,6 +67,112 @@ impl ExecCtx<'_> {
     pub fn db(&mut self) -> &mut Db {
         self.keyspace.db(self.db_index)
     }
+
+    /// [`read_entry`] in the selected database, for commands that are done
+    /// with the entry before they reply.
+    pub fn read_entry(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let db = self.keyspace.db(self.db_index);
+        read_entry(db, self.stats, key, self.now_ms, self.clock)
+    }
+
+    /// Redis's `lookupKeyRead` with `LOOKUP_NOTOUCH` (`TYPE`, `EXISTS`,
+    /// `OBJECT`, `TTL`): counts a hit or miss but leaves the access time.
+    pub fn read_entry_notouch(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let entry = self.keyspace.db(self.db_index).get(key, self.now_ms);
+        count_lookup(self.stats, entry.is_some());
+        entry
+    }
+}
+
+/// Redis's `lookupKeyRead`: expires the key lazily, records the access and
+/// counts a keyspace hit (any live key, whatever its type) or miss. A free
+/// function over the parts of [`ExecCtx`] it needs, so that a handler can
+/// hold the entry and still write `ctx.reply`.
+pub fn read_entry<'k>(
+    db: &'k mut Db,
+    stats: &mut ShardStats,
+    key: &[u8],
+    now_ms: u64,
+    clock: u32,
+) -> Option<&'k mut Entry> {
+    let entry = db.get_touch(key, now_ms, clock);
+    count_lookup(stats, entry.is_some());
+    entry
+}
+
+fn count_lookup(stats: &mut ShardStats, hit: bool) {
+    if hit {
+        stats.keyspace_hits += 1;
+    } else {
+        stats.keyspace_misses += 1;
+    }
+}
+
+/// A key as a command working on values of type `T` sees it.
+pub enum Lookup<'k, T> {
+    Absent,
+    Found(&'k mut T),
+    /// Another type: the caller replies WRONGTYPE (or its own error).
+    WrongType,
+}
+
+impl<'k, T: ValueKind> Lookup<'k, T> {
+    fn classify(entry: Option<&'k mut Entry>) -> Self {
+        match entry {
+            None => Lookup::Absent,
+            Some(entry) => T::of(&mut entry.value).map_or(Lookup::WrongType, Lookup::Found),
+        }
+    }
+}
+
+/// [`read_entry`] as a value of type `T` (Redis's `lookupKeyRead` followed
+/// by `checkType`).
+pub fn lookup_read<'k, T: ValueKind>(
+    db: &'k mut Db,
+    stats: &mut ShardStats,
+    key: &[u8],
+    now_ms: u64,
+    clock: u32,
+) -> Lookup<'k, T> {
+    Lookup::classify(read_entry(db, stats, key, now_ms, clock))
+}
+
+/// Redis's `lookupKeyWrite` as a value of type `T`: records the access; no
+/// hit/miss statistics.
+pub fn lookup_write<'k, T: ValueKind>(
+    db: &'k mut Db,
+    key: &[u8],
+    now_ms: u64,
+    clock: u32,
+) -> Lookup<'k, T> {
+    Lookup::classify(db.get_touch(key, now_ms, clock))
+}
+
+/// A value type a command family works on: the [`Value`] variant holding it.
+pub trait ValueKind {
+    fn of(value: &mut Value) -> Option<&mut Self>;
+}
+
+macro_rules! value_kind {
+    ($($type:ty => $variant:ident),* $(,)?) => {$(
+        impl ValueKind for $type {
+            fn of(value: &mut Value) -> Option<&mut Self> {
+                match value {
+                    Value::$variant(inner) => Some(inner),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+value_kind! {
+    RString => Str,
+    HashValue => Hash,
+    ListValue => List,
+    SetValue => Set,
+    ZSetValue => ZSet,
+    StreamValue => Stream,
 }
 
 /// How a command's keys are found among its arguments.
@@ -178,6 +297,49 @@ impl CommandSpec {
                 first, last, step, ..
             } => (first, last, step),
         }
+    }
+}
+
+/// `COMMAND INFO` flag sets the command tables share.
+pub mod flags {
+    pub const READONLY: &[&str] = &["readonly"];
+    pub const READONLY_FAST: &[&str] = &["readonly", "fast"];
+    pub const WRITE: &[&str] = &["write"];
+    pub const WRITE_FAST: &[&str] = &["write", "fast"];
+    /// Writes that may grow memory (refused under `maxmemory`).
+    pub const WRITE_DENYOOM: &[&str] = &["write", "denyoom"];
+    pub const WRITE_DENYOOM_FAST: &[&str] = &["write", "denyoom", "fast"];
+}
+
+/// The table row of a command whose one key is its first argument, routed
+/// to the shard owning it: most commands of the data-type families.
+#[allow(clippy::too_many_arguments)]
+pub const fn keyed(
+    name: &'static str,
+    arity: i32,
+    flags: &'static [&'static str],
+    acl: &'static [&'static str],
+    handler: KeyHandler,
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        acl,
+        keys: KeySpec::Range {
+            first: 1,
+            last: 1,
+            step: 1,
+        },
+        route: Route::Keyed,
+        handler: Handler::Key(handler),
+        group,
+        since,
+        summary,
+        subcommands: &[],
     }
 }
 

@@ -25,7 +25,7 @@ mod source;
 mod tests;
 
 use super::list::{keyword_is, new_list};
-use super::{errors, CommandSpec, ExecCtx, Handler, KeySpec, Route};
+use super::{errors, keyed, read_entry, CommandSpec, ExecCtx, Handler, KeySpec, Route};
 use crate::keyspace::Value;
 use crate::resp::num::parse_i64;
 use crate::resp::Argv;
@@ -128,12 +128,7 @@ fn sort_generic(ctx: &mut ExecCtx, argv: Argv, readonly: bool) {
     };
     let (now, clock) = (ctx.now_ms, ctx.clock);
     let db = ctx.keyspace.db(ctx.db_index);
-    let entry = db.get_touch(argv.get(1), now, clock);
-    if entry.is_some() {
-        ctx.stats.keyspace_hits += 1;
-    } else {
-        ctx.stats.keyspace_misses += 1;
-    }
+    let entry = read_entry(db, ctx.stats, argv.get(1), now, clock);
     let Ok(source) = elements_of(entry.map(|e| &e.value)) else {
         return ctx.reply.error(errors::WRONGTYPE);
     };
@@ -350,21 +345,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "Sort the elements in a list, set or sorted set",
         subcommands: &[],
     },
-    CommandSpec {
-        name: "sort_ro",
-        arity: -2,
-        flags: &["readonly", "movablekeys"],
-        acl: ACL_SORT_RO,
-        keys: KeySpec::Range {
-            first: 1,
-            last: 1,
-            step: 1,
-        },
-        route: Route::Keyed,
-        handler: Handler::Key(sort_ro),
-        group: "generic",
-        since: "7.0.0",
-        summary: "Sort the elements in a list, set or sorted set. Read-only variant of SORT.",
-        subcommands: &[],
-    },
+    keyed(
+        "sort_ro",
+        -2,
+        &["readonly", "movablekeys"],
+        ACL_SORT_RO,
+        sort_ro,
+        "generic",
+        "7.0.0",
+        "Sort the elements in a list, set or sorted set. Read-only variant of SORT.",
+    ),
 ];

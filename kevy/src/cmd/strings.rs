@@ -2,73 +2,30 @@
 //! MSET MSETNX APPEND STRLEN INCR DECR INCRBY DECRBY INCRBYFLOAT GETRANGE
 //! SETRANGE SUBSTR LCS`, byte-exact with Redis 7.0 (`t_string.c`).
 //!
-//! This file holds the command table and the key lookups every string
-//! command shares; the handlers live in `strings/`: `set` (the SET/GET
-//! variants and their options), `edit` (APPEND, STRLEN, ranges), `counter`
-//! (the INCR family), `float` (INCRBYFLOAT's `long double` arithmetic, done
-//! in C as Redis does it) and `lcs`; `harness` runs both this family and
-//! the bitmap one in command-level tests. A handler reads its key through
-//! [`lookup_read`] (which counts keyspace hits and misses, as Redis's
-//! `lookupKeyRead`) or [`lookup_write`] (which does not), and writes the
-//! reply itself.
+//! This file holds the command table and what every string command shares;
+//! the handlers live in `strings/`: `set` (the SET/GET variants and their
+//! options), `edit` (APPEND, STRLEN, ranges), `counter` (the INCR family),
+//! `float` (INCRBYFLOAT's `long double` arithmetic, done in C as Redis does
+//! it) and `lcs`; `command_tests` tests both this family and the bitmap
+//! one at the command level. A handler reads its key through
+//! [`super::lookup_read`] (which counts keyspace hits and misses, as
+//! Redis's `lookupKeyRead`) or [`super::lookup_write`] (which does not),
+//! and writes the reply itself.
 
+#[cfg(test)]
+mod command_tests;
 mod counter;
 mod edit;
 mod float;
-#[cfg(test)]
-mod harness;
 mod lcs;
 mod set;
 
-use super::{CommandSpec, Gather, Handler, KeyHandler, KeySpec, Route};
-use crate::keyspace::{Db, RString, Value};
+use super::{flags, keyed, CommandSpec, Gather, Handler, KeySpec, Lookup, Route};
+use crate::keyspace::RString;
 use crate::resp::ReplyBuf;
-use crate::shard::ShardStats;
 
 /// What a key holds, as a string command sees it.
-pub(super) enum StrLookup<'k> {
-    Absent,
-    Str(&'k mut RString),
-    /// Another type: the caller replies WRONGTYPE (or its own error).
-    WrongType,
-}
-
-fn classify(value: Option<&mut Value>) -> StrLookup<'_> {
-    match value {
-        None => StrLookup::Absent,
-        Some(Value::Str(s)) => StrLookup::Str(s),
-        #[allow(unreachable_patterns)]
-        Some(_) => StrLookup::WrongType,
-    }
-}
-
-/// Redis's `lookupKeyRead`: records the access and counts a keyspace hit
-/// (any live key, whatever its type) or miss.
-pub(super) fn lookup_read<'k>(
-    db: &'k mut Db,
-    stats: &mut ShardStats,
-    key: &[u8],
-    now_ms: u64,
-    clock: u32,
-) -> StrLookup<'k> {
-    let entry = db.get_touch(key, now_ms, clock);
-    if entry.is_some() {
-        stats.keyspace_hits += 1;
-    } else {
-        stats.keyspace_misses += 1;
-    }
-    classify(entry.map(|e| &mut e.value))
-}
-
-/// Redis's `lookupKeyWrite`: records the access; no hit/miss statistics.
-pub(super) fn lookup_write<'k>(
-    db: &'k mut Db,
-    key: &[u8],
-    now_ms: u64,
-    clock: u32,
-) -> StrLookup<'k> {
-    classify(db.get_touch(key, now_ms, clock).map(|e| &mut e.value))
-}
+pub(super) type StrLookup<'k> = Lookup<'k, RString>;
 
 /// A string value as a bulk reply (integers printed without a scratch
 /// buffer of the caller's).
@@ -99,121 +56,96 @@ pub(super) fn length_allowed(len: u64, append: u64, max_bulk_len: u64) -> bool {
         .is_some_and(|total| total <= max_bulk_len)
 }
 
-/// A one-key command's table row (key at position 1, routed to its shard).
-const fn one_key(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    acl: &'static [&'static str],
-    handler: KeyHandler,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        acl,
-        keys: KeySpec::Range {
-            first: 1,
-            last: 1,
-            step: 1,
-        },
-        route: Route::Keyed,
-        handler: Handler::Key(handler),
-        group: "string",
-        since,
-        summary,
-        subcommands: &[],
-    }
-}
-
-const READ_FAST: &[&str] = &["readonly", "fast"];
-const READ: &[&str] = &["readonly"];
-const WRITE_FAST: &[&str] = &["write", "denyoom", "fast"];
-const WRITE: &[&str] = &["write", "denyoom"];
 const ACL_READ_FAST: &[&str] = &["@read", "@string", "@fast"];
 const ACL_READ_SLOW: &[&str] = &["@read", "@string", "@slow"];
 const ACL_WRITE_FAST: &[&str] = &["@write", "@string", "@fast"];
 const ACL_WRITE_SLOW: &[&str] = &["@write", "@string", "@slow"];
 
 pub static COMMANDS: &[CommandSpec] = &[
-    one_key(
+    keyed(
         "get",
         2,
-        READ_FAST,
+        flags::READONLY_FAST,
         ACL_READ_FAST,
         set::get,
+        "string",
         "1.0.0",
         "Get the value of a key",
     ),
-    one_key(
+    keyed(
         "set",
         -3,
-        WRITE,
+        flags::WRITE_DENYOOM,
         ACL_WRITE_SLOW,
         set::set,
+        "string",
         "1.0.0",
         "Set the string value of a key",
     ),
-    one_key(
+    keyed(
         "setnx",
         3,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         set::setnx,
+        "string",
         "1.0.0",
         "Set the value of a key, only if the key does not exist",
     ),
-    one_key(
+    keyed(
         "setex",
         4,
-        WRITE,
+        flags::WRITE_DENYOOM,
         ACL_WRITE_SLOW,
         set::setex,
+        "string",
         "2.0.0",
         "Set the value and expiration of a key",
     ),
-    one_key(
+    keyed(
         "psetex",
         4,
-        WRITE,
+        flags::WRITE_DENYOOM,
         ACL_WRITE_SLOW,
         set::psetex,
+        "string",
         "2.6.0",
         "Set the value and expiration in milliseconds of a key",
     ),
-    one_key(
+    keyed(
         "getset",
         3,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         set::getset,
+        "string",
         "1.0.0",
         "Set the string value of a key and return its old value",
     ),
-    one_key(
+    keyed(
         "getdel",
         2,
-        &["write", "fast"],
+        flags::WRITE_FAST,
         ACL_WRITE_FAST,
         set::getdel,
+        "string",
         "6.2.0",
         "Get the value of a key and delete the key",
     ),
-    one_key(
+    keyed(
         "getex",
         -2,
-        &["write", "fast"],
+        flags::WRITE_FAST,
         ACL_WRITE_FAST,
         set::getex,
+        "string",
         "6.2.0",
         "Get the value of a key and optionally set its expiration",
     ),
     CommandSpec {
         name: "mget",
         arity: -2,
-        flags: READ_FAST,
+        flags: flags::READONLY_FAST,
         acl: ACL_READ_FAST,
         keys: KeySpec::Range {
             first: 1,
@@ -230,7 +162,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mset",
         arity: -3,
-        flags: WRITE,
+        flags: flags::WRITE_DENYOOM,
         acl: ACL_WRITE_SLOW,
         keys: KeySpec::Range {
             first: 1,
@@ -247,7 +179,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "msetnx",
         arity: -3,
-        flags: WRITE,
+        flags: flags::WRITE_DENYOOM,
         acl: ACL_WRITE_SLOW,
         keys: KeySpec::Range {
             first: 1,
@@ -261,100 +193,110 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "Set multiple keys to multiple values, only if none of the keys exist",
         subcommands: &[],
     },
-    one_key(
+    keyed(
         "append",
         3,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         edit::append,
+        "string",
         "2.0.0",
         "Append a value to a key",
     ),
-    one_key(
+    keyed(
         "strlen",
         2,
-        READ_FAST,
+        flags::READONLY_FAST,
         ACL_READ_FAST,
         edit::strlen,
+        "string",
         "2.2.0",
         "Get the length of the value stored in a key",
     ),
-    one_key(
+    keyed(
         "getrange",
         4,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         edit::getrange,
+        "string",
         "2.4.0",
         "Get a substring of the string stored at a key",
     ),
-    one_key(
+    keyed(
         "substr",
         4,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         edit::getrange,
+        "string",
         "1.0.0",
         "Get a substring of the string stored at a key",
     ),
-    one_key(
+    keyed(
         "setrange",
         4,
-        WRITE,
+        flags::WRITE_DENYOOM,
         ACL_WRITE_SLOW,
         edit::setrange,
+        "string",
         "2.2.0",
         "Overwrite part of a string at key starting at the specified offset",
     ),
-    one_key(
+    keyed(
         "incr",
         2,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         counter::incr,
+        "string",
         "1.0.0",
         "Increment the integer value of a key by one",
     ),
-    one_key(
+    keyed(
         "decr",
         2,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         counter::decr,
+        "string",
         "1.0.0",
         "Decrement the integer value of a key by one",
     ),
-    one_key(
+    keyed(
         "incrby",
         3,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         counter::incrby,
+        "string",
         "1.0.0",
         "Increment the integer value of a key by the given amount",
     ),
-    one_key(
+    keyed(
         "decrby",
         3,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         counter::decrby,
+        "string",
         "1.0.0",
         "Decrement the integer value of a key by the given number",
     ),
-    one_key(
+    keyed(
         "incrbyfloat",
         3,
-        WRITE_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         counter::incrbyfloat,
+        "string",
         "2.6.0",
         "Increment the float value of a key by the given amount",
     ),
     CommandSpec {
         name: "lcs",
         arity: -3,
-        flags: READ,
+        flags: flags::READONLY,
         acl: ACL_READ_SLOW,
         keys: KeySpec::Range {
             first: 1,
@@ -373,6 +315,9 @@ pub static COMMANDS: &[CommandSpec] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::{lookup_read, lookup_write};
+    use crate::keyspace::{Db, Value};
+    use crate::shard::ShardStats;
 
     #[test]
     fn options_compare_like_c_strings() {
@@ -396,7 +341,7 @@ mod tests {
         db.set(b"k", Value::Str(RString::from_client(b"v")), false, 0);
         assert!(matches!(
             lookup_read(&mut db, &mut stats, b"k", 0, 0),
-            StrLookup::Str(_)
+            StrLookup::Found(_)
         ));
         assert!(matches!(
             lookup_read(&mut db, &mut stats, b"x", 0, 0),

@@ -3,16 +3,18 @@
 //! range reads and removals, pops, `ZRANDMEMBER`, the set operations and
 //! `ZSCAN` (the blocking pops are not here).
 //!
-//! This file holds the command table and what every handler shares: key
-//! lookups ([`lookup_read`] counts keyspace hits and misses, as Redis's
-//! `lookupKeyRead`; [`lookup_write`] does not), the encoding limits from
-//! the configuration, and replies of member lists. The handlers live in
-//! `zset/`: `add` (ZADD and the single-member commands), `range` (ranges by
-//! rank, score and member, and their removals), `pop` (pops and random
-//! members), `setops` (union, intersection, difference), `scan`, `score`
-//! (reading and printing scores as Redis does) and `keys` (finding the keys
-//! of `numkeys` commands, which may span shards: they are routed as atomic
-//! commands, so a handler always sees all its keys in one keyspace).
+//! This file holds the command table and what every handler shares: the
+//! sorted-set view of a key ([`ZLookup`], read through
+//! [`super::lookup_read`], which counts keyspace hits and misses as Redis's
+//! `lookupKeyRead`, or [`super::lookup_write`], which does not), the
+//! encoding limits from the configuration, and replies of member lists. The
+//! handlers live in `zset/`: `add` (ZADD and the single-member commands),
+//! `range` (ranges by rank, score and member, and their removals), `pop`
+//! (pops and random members), `setops` (union, intersection, difference),
+//! `scan`, `score` (reading and printing scores as Redis does) and `keys`
+//! (finding the keys of `numkeys` commands, which may span shards: they are
+//! routed as atomic commands, so a handler always sees all its keys in one
+//! keyspace).
 
 mod add;
 mod keys;
@@ -24,51 +26,13 @@ mod setops;
 #[cfg(test)]
 mod tests;
 
-use super::{CommandSpec, Handler, KeyHandler, KeySpec, Route};
+use super::{flags, keyed, CommandSpec, Handler, KeyHandler, KeySpec, Lookup, Route};
 use crate::config::{parse_memory, Config};
 use crate::keyspace::zset::{Limits, ZSetValue};
-use crate::keyspace::{Db, Value};
 use crate::resp::ReplyBuf;
-use crate::shard::ShardStats;
 
 /// What a key holds, as a sorted-set command sees it.
-pub(super) enum ZLookup<'k> {
-    Absent,
-    ZSet(&'k mut ZSetValue),
-    /// Another type: the caller replies WRONGTYPE.
-    WrongType,
-}
-
-fn classify(value: Option<&mut Value>) -> ZLookup<'_> {
-    match value {
-        None => ZLookup::Absent,
-        Some(Value::ZSet(z)) => ZLookup::ZSet(z),
-        Some(_) => ZLookup::WrongType,
-    }
-}
-
-/// Redis's `lookupKeyRead`: records the access and counts a keyspace hit
-/// (any live key, whatever its type) or miss.
-pub(super) fn lookup_read<'k>(
-    db: &'k mut Db,
-    stats: &mut ShardStats,
-    key: &[u8],
-    now_ms: u64,
-    clock: u32,
-) -> ZLookup<'k> {
-    let entry = db.get_touch(key, now_ms, clock);
-    if entry.is_some() {
-        stats.keyspace_hits += 1;
-    } else {
-        stats.keyspace_misses += 1;
-    }
-    classify(entry.map(|e| &mut e.value))
-}
-
-/// Redis's `lookupKeyWrite`: records the access; no hit/miss statistics.
-pub(super) fn lookup_write<'k>(db: &'k mut Db, key: &[u8], now_ms: u64, clock: u32) -> ZLookup<'k> {
-    classify(db.get_touch(key, now_ms, clock).map(|e| &mut e.value))
-}
+pub(super) type ZLookup<'k> = Lookup<'k, ZSetValue>;
 
 /// `zset-max-listpack-entries` and `zset-max-listpack-value`.
 pub(super) fn limits(config: &Config) -> Limits {
@@ -120,35 +84,6 @@ pub(super) fn reply_list(reply: &mut ReplyBuf, items: &[(&[u8], f64)], withscore
     }
 }
 
-/// A one-key command's table row (key at position 1, routed to its shard).
-const fn one_key(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    acl: &'static [&'static str],
-    handler: KeyHandler,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        acl,
-        keys: KeySpec::Range {
-            first: 1,
-            last: 1,
-            step: 1,
-        },
-        route: Route::Keyed,
-        handler: Handler::Key(handler),
-        group: "sorted-set",
-        since,
-        summary,
-        subcommands: &[],
-    }
-}
-
 /// A command whose keys follow a `numkeys` argument, routed atomically.
 #[allow(clippy::too_many_arguments)]
 const fn numkeys_command(
@@ -182,166 +117,176 @@ const fn numkeys_command(
     }
 }
 
-const READ: &[&str] = &["readonly"];
-const READ_FAST: &[&str] = &["readonly", "fast"];
-const WRITE: &[&str] = &["write"];
-const WRITE_FAST: &[&str] = &["write", "fast"];
-const WRITE_DENYOOM: &[&str] = &["write", "denyoom"];
-const WRITE_DENYOOM_FAST: &[&str] = &["write", "denyoom", "fast"];
 const ACL_READ_FAST: &[&str] = &["@read", "@sortedset", "@fast"];
 const ACL_READ_SLOW: &[&str] = &["@read", "@sortedset", "@slow"];
 const ACL_WRITE_FAST: &[&str] = &["@write", "@sortedset", "@fast"];
 const ACL_WRITE_SLOW: &[&str] = &["@write", "@sortedset", "@slow"];
 
 pub static COMMANDS: &[CommandSpec] = &[
-    one_key(
+    keyed(
         "zadd",
         -4,
-        WRITE_DENYOOM_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         add::zadd,
+        "sorted-set",
         "1.2.0",
         "Add one or more members to a sorted set, or update its score if it already exists",
     ),
-    one_key(
+    keyed(
         "zincrby",
         4,
-        WRITE_DENYOOM_FAST,
+        flags::WRITE_DENYOOM_FAST,
         ACL_WRITE_FAST,
         add::zincrby,
+        "sorted-set",
         "1.2.0",
         "Increment the score of a member in a sorted set",
     ),
-    one_key(
+    keyed(
         "zrem",
         -3,
-        WRITE_FAST,
+        flags::WRITE_FAST,
         ACL_WRITE_FAST,
         add::zrem,
+        "sorted-set",
         "1.2.0",
         "Remove one or more members from a sorted set",
     ),
-    one_key(
+    keyed(
         "zcard",
         2,
-        READ_FAST,
+        flags::READONLY_FAST,
         ACL_READ_FAST,
         add::zcard,
+        "sorted-set",
         "1.2.0",
         "Get the number of members in a sorted set",
     ),
-    one_key(
+    keyed(
         "zscore",
         3,
-        READ_FAST,
+        flags::READONLY_FAST,
         ACL_READ_FAST,
         add::zscore,
+        "sorted-set",
         "1.2.0",
         "Get the score associated with the given member in a sorted set",
     ),
-    one_key(
+    keyed(
         "zmscore",
         -3,
-        READ_FAST,
+        flags::READONLY_FAST,
         ACL_READ_FAST,
         add::zmscore,
+        "sorted-set",
         "6.2.0",
         "Get the score associated with the given members in a sorted set",
     ),
-    one_key(
+    keyed(
         "zrank",
         3,
-        READ_FAST,
+        flags::READONLY_FAST,
         ACL_READ_FAST,
         add::zrank,
+        "sorted-set",
         "2.0.0",
         "Determine the index of a member in a sorted set",
     ),
-    one_key(
+    keyed(
         "zrevrank",
         3,
-        READ_FAST,
+        flags::READONLY_FAST,
         ACL_READ_FAST,
         add::zrevrank,
+        "sorted-set",
         "2.0.0",
         "Determine the index of a member in a sorted set, with scores ordered from high to low",
     ),
-    one_key(
+    keyed(
         "zcount",
         4,
-        READ_FAST,
+        flags::READONLY_FAST,
         ACL_READ_FAST,
         range::zcount,
+        "sorted-set",
         "2.0.0",
         "Count the members in a sorted set with scores within the given values",
     ),
-    one_key(
+    keyed(
         "zlexcount",
         4,
-        READ_FAST,
+        flags::READONLY_FAST,
         ACL_READ_FAST,
         range::zlexcount,
+        "sorted-set",
         "2.8.9",
         "Count the number of members in a sorted set between a given lexicographical range",
     ),
-    one_key(
+    keyed(
         "zrange",
         -4,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         range::zrange,
+        "sorted-set",
         "1.2.0",
         "Return a range of members in a sorted set",
     ),
-    one_key(
+    keyed(
         "zrevrange",
         -4,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         range::zrevrange,
+        "sorted-set",
         "1.2.0",
         "Return a range of members in a sorted set, by index, with scores ordered from high to low",
     ),
-    one_key(
+    keyed(
         "zrangebyscore",
         -4,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         range::zrangebyscore,
+        "sorted-set",
         "1.0.5",
         "Return a range of members in a sorted set, by score",
     ),
-    one_key(
+    keyed(
         "zrevrangebyscore",
         -4,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         range::zrevrangebyscore,
+        "sorted-set",
         "2.2.0",
         "Return a range of members in a sorted set, by score, with scores ordered from high to low",
     ),
-    one_key(
+    keyed(
         "zrangebylex",
         -4,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         range::zrangebylex,
+        "sorted-set",
         "2.8.9",
         "Return a range of members in a sorted set, by lexicographical range",
     ),
-    one_key(
+    keyed(
         "zrevrangebylex",
         -4,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         range::zrevrangebylex,
+        "sorted-set",
         "2.8.9",
         "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.",
     ),
     CommandSpec {
         name: "zrangestore",
         arity: -5,
-        flags: WRITE_DENYOOM,
+        flags: flags::WRITE_DENYOOM,
         acl: ACL_WRITE_SLOW,
         keys: KeySpec::Range {
             first: 1,
@@ -355,55 +300,60 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "Store a range of members from sorted set into another key",
         subcommands: &[],
     },
-    one_key(
+    keyed(
         "zremrangebyrank",
         4,
-        WRITE,
+        flags::WRITE,
         ACL_WRITE_SLOW,
         range::zremrangebyrank,
+        "sorted-set",
         "2.0.0",
         "Remove all members in a sorted set within the given indexes",
     ),
-    one_key(
+    keyed(
         "zremrangebyscore",
         4,
-        WRITE,
+        flags::WRITE,
         ACL_WRITE_SLOW,
         range::zremrangebyscore,
+        "sorted-set",
         "1.2.0",
         "Remove all members in a sorted set within the given scores",
     ),
-    one_key(
+    keyed(
         "zremrangebylex",
         4,
-        WRITE,
+        flags::WRITE,
         ACL_WRITE_SLOW,
         range::zremrangebylex,
+        "sorted-set",
         "2.8.9",
         "Remove all members in a sorted set between the given lexicographical range",
     ),
-    one_key(
+    keyed(
         "zpopmin",
         -2,
-        WRITE_FAST,
+        flags::WRITE_FAST,
         ACL_WRITE_FAST,
         pop::zpopmin,
+        "sorted-set",
         "5.0.0",
         "Remove and return members with the lowest scores in a sorted set",
     ),
-    one_key(
+    keyed(
         "zpopmax",
         -2,
-        WRITE_FAST,
+        flags::WRITE_FAST,
         ACL_WRITE_FAST,
         pop::zpopmax,
+        "sorted-set",
         "5.0.0",
         "Remove and return members with the highest scores in a sorted set",
     ),
     numkeys_command(
         "zmpop",
         -4,
-        WRITE,
+        flags::WRITE,
         ACL_WRITE_SLOW,
         (0, 0, 0),
         keys::numkeys_at_1,
@@ -411,19 +361,20 @@ pub static COMMANDS: &[CommandSpec] = &[
         "7.0.0",
         "Remove and return members with scores in a sorted set",
     ),
-    one_key(
+    keyed(
         "zrandmember",
         -2,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         pop::zrandmember,
+        "sorted-set",
         "6.2.0",
         "Get one or multiple random elements from a sorted set",
     ),
     numkeys_command(
         "zunion",
         -3,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         (0, 0, 0),
         keys::numkeys_at_1,
@@ -434,7 +385,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     numkeys_command(
         "zinter",
         -3,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         (0, 0, 0),
         keys::numkeys_at_1,
@@ -445,7 +396,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     numkeys_command(
         "zintercard",
         -3,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         (0, 0, 0),
         keys::numkeys_at_1,
@@ -456,7 +407,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     numkeys_command(
         "zdiff",
         -3,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         (0, 0, 0),
         keys::numkeys_at_1,
@@ -467,7 +418,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     numkeys_command(
         "zunionstore",
         -4,
-        WRITE_DENYOOM,
+        flags::WRITE_DENYOOM,
         ACL_WRITE_SLOW,
         (1, 1, 1),
         keys::destination_and_numkeys,
@@ -478,7 +429,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     numkeys_command(
         "zinterstore",
         -4,
-        WRITE_DENYOOM,
+        flags::WRITE_DENYOOM,
         ACL_WRITE_SLOW,
         (1, 1, 1),
         keys::destination_and_numkeys,
@@ -489,7 +440,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     numkeys_command(
         "zdiffstore",
         -4,
-        WRITE_DENYOOM,
+        flags::WRITE_DENYOOM,
         ACL_WRITE_SLOW,
         (1, 1, 1),
         keys::destination_and_numkeys,
@@ -497,12 +448,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         "6.2.0",
         "Subtract multiple sorted sets and store the resulting sorted set in a new key",
     ),
-    one_key(
+    keyed(
         "zscan",
         -3,
-        READ,
+        flags::READONLY,
         ACL_READ_SLOW,
         scan::zscan,
+        "sorted-set",
         "2.8.0",
         "Incrementally iterate sorted sets elements and associated scores",
     ),

@@ -34,6 +34,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 const START_ATTEMPTS: usize = 3;
 /// How long a raw connection waits for an expected reply.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The `--threads` every test runs with: one shard, and several so that
+/// keys live on different shards and the cross-shard hops are exercised.
+pub const SHARD_COUNTS: [usize; 2] = [1, 4];
 
 /// The kevy executable under test.
 pub fn kevy_bin() -> PathBuf {
@@ -134,6 +137,13 @@ impl KevyServer {
     /// The scratch directory the server runs in (its `dir`).
     pub fn dir(&self) -> &std::path::Path {
         &self.dir.0
+    }
+
+    /// A connection of the `redis` client library to the server.
+    pub fn connect(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .and_then(|client| client.get_connection())
+            .unwrap_or_else(|e| panic!("cannot connect to kevy on {}: {e}", self.port))
     }
 
     /// A raw TCP connection to the server.

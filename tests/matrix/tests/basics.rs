@@ -6,22 +6,13 @@
 
 use std::sync::{Arc, Barrier};
 
-use kevy_matrix_tests::KevyServer;
-use redis::Connection;
-
-const SHARD_COUNTS: [usize; 2] = [1, 4];
-
-fn connect(server: &KevyServer) -> Connection {
-    redis::Client::open(server.url())
-        .and_then(|client| client.get_connection())
-        .unwrap_or_else(|e| panic!("cannot connect to kevy on {}: {e}", server.port()))
-}
+use kevy_matrix_tests::{KevyServer, SHARD_COUNTS};
 
 #[test]
 fn ping_set_get() {
     for threads in SHARD_COUNTS {
         let server = KevyServer::start(threads);
-        let mut con = connect(&server);
+        let mut con = server.connect();
         let pong: String = redis::cmd("PING").query(&mut con).expect("PING");
         assert_eq!(pong, "PONG");
         let echoed: String = redis::cmd("PING")
@@ -49,7 +40,7 @@ fn pipeline_of_ten_thousand_commands() {
     const COMMANDS: usize = 10_000;
     for threads in SHARD_COUNTS {
         let server = KevyServer::start(threads);
-        let mut con = connect(&server);
+        let mut con = server.connect();
         let mut writes = redis::pipe();
         for i in 0..COMMANDS {
             writes.cmd("SET").arg(format!("pipe:{i}")).arg(i).ignore();
@@ -106,7 +97,7 @@ fn hundreds_of_concurrent_connections() {
         for worker in workers {
             worker.join().expect("a worker panicked");
         }
-        let mut con = connect(&server);
+        let mut con = server.connect();
         let size: usize = redis::cmd("DBSIZE").query(&mut con).expect("DBSIZE");
         assert_eq!(size, CONNECTIONS * KEYS_EACH);
     }
@@ -117,7 +108,7 @@ fn multi_key_commands_across_shards() {
     const KEYS: usize = 100;
     for threads in SHARD_COUNTS {
         let server = KevyServer::start(threads);
-        let mut con = connect(&server);
+        let mut con = server.connect();
         let keys: Vec<String> = (0..KEYS).map(|i| format!("multi:{i}")).collect();
         let mut mset = redis::cmd("MSET");
         for (i, key) in keys.iter().enumerate() {
@@ -153,7 +144,7 @@ fn multi_key_commands_across_shards() {
 fn hash_tag_keys_stay_together() {
     for threads in SHARD_COUNTS {
         let server = KevyServer::start(threads);
-        let mut con = connect(&server);
+        let mut con = server.connect();
         let keys: Vec<String> = (0..20).map(|i| format!("{{user:42}}:field{i}")).collect();
         let mut mset = redis::cmd("MSET");
         for (i, key) in keys.iter().enumerate() {
@@ -178,7 +169,7 @@ fn hash_tag_keys_stay_together() {
 fn multi_megabyte_values_round_trip() {
     for threads in SHARD_COUNTS {
         let server = KevyServer::start(threads);
-        let mut con = connect(&server);
+        let mut con = server.connect();
         for (key, megabytes) in [("big:5", 5usize), ("big:16", 16)] {
             let value: Vec<u8> = (0..megabytes * 1024 * 1024)
                 .map(|i| (i % 251) as u8)

@@ -5,22 +5,13 @@
 
 use std::time::{Duration, Instant};
 
-use kevy_matrix_tests::KevyServer;
-use redis::Connection;
-
-const SHARD_COUNTS: [usize; 2] = [1, 4];
-
-fn connect(server: &KevyServer) -> Connection {
-    redis::Client::open(server.url())
-        .and_then(|client| client.get_connection())
-        .unwrap_or_else(|e| panic!("cannot connect to kevy on {}: {e}", server.port()))
-}
+use kevy_matrix_tests::{KevyServer, SHARD_COUNTS};
 
 #[test]
 fn key_set_with_px_expires() {
     for threads in SHARD_COUNTS {
         let server = KevyServer::start(threads);
-        let mut con = connect(&server);
+        let mut con = server.connect();
         let () = redis::cmd("SET")
             .arg("short-lived")
             .arg("v")
@@ -57,7 +48,7 @@ fn active_expiry_removes_untouched_keys() {
     const KEYS: usize = 300;
     for threads in SHARD_COUNTS {
         let server = KevyServer::start(threads);
-        let mut con = connect(&server);
+        let mut con = server.connect();
         // One on its own first, so a server without SET PX fails here with
         // one clear error rather than hundreds.
         let () = redis::cmd("SET")

@@ -5,9 +5,8 @@
 use std::net::TcpStream;
 use std::time::Duration;
 
-use kevy_matrix_tests::{resp_command, KevyServer};
+use kevy_matrix_tests::{resp_command, KevyServer, SHARD_COUNTS};
 
-const SHARD_COUNTS: [usize; 2] = [1, 4];
 const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
 const NOAUTH: &[u8] = b"-NOAUTH Authentication required.\r\n";
 const WRONGPASS: &[u8] = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n";

@@ -6,9 +6,8 @@
 
 use std::time::Duration;
 
-use kevy_matrix_tests::{resp_command, KevyServer, RawConnection};
+use kevy_matrix_tests::{resp_command, KevyServer, RawConnection, SHARD_COUNTS};
 
-const SHARD_COUNTS: [usize; 2] = [1, 4];
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Requests Redis 7.0 rejects as protocol errors, with its exact reply.

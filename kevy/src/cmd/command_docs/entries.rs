@@ -252,26 +252,27 @@ pub(super) fn write_derived_key_specs(reply: &mut ReplyBuf, spec: &CommandSpec) 
     for flag in flags {
         reply.simple(flag);
     }
-    reply.bulk(b"begin_search");
-    reply.map(2);
-    reply.bulk(b"type");
-    reply.bulk(b"index");
-    reply.bulk(b"spec");
-    reply.map(1);
+    write_search_step(reply, b"begin_search", b"index", 1);
     reply.bulk(b"index");
     reply.int(i64::from(first));
-    reply.bulk(b"find_keys");
-    reply.map(2);
-    reply.bulk(b"type");
-    reply.bulk(b"range");
-    reply.bulk(b"spec");
-    reply.map(3);
+    write_search_step(reply, b"find_keys", b"range", 3);
     reply.bulk(b"lastkey");
     reply.int(i64::from(lastkey));
     reply.bulk(b"keystep");
     reply.int(i64::from(step));
     reply.bulk(b"limit");
     reply.int(0);
+}
+
+/// A key spec's `begin_search` or `find_keys` entry up to its `spec` map
+/// of `fields` entries, which the caller writes.
+fn write_search_step(reply: &mut ReplyBuf, step: &[u8], kind: &[u8], fields: usize) {
+    reply.bulk(step);
+    reply.map(2);
+    reply.bulk(b"type");
+    reply.bulk(kind);
+    reply.bulk(b"spec");
+    reply.map(fields);
 }
 
 /// A `COMMAND DOCS` map: Redis's documentation when it has the command

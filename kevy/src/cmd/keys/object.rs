@@ -98,7 +98,7 @@ pub fn object(ctx: &mut ExecCtx, argv: Argv) {
     }
     let lfu = super::lfu_policy_selected(ctx.config);
     let clock = ctx.clock;
-    let Some(entry) = super::read_entry(ctx, argv.get(2), false) else {
+    let Some(entry) = ctx.read_entry_notouch(argv.get(2)) else {
         ctx.reply.null();
         return;
     };

@@ -112,7 +112,7 @@ pub fn copy(ctx: &mut ExecCtx, argv: Argv) {
         ctx.reply.error(SAME_OBJECT);
         return;
     }
-    let Some(source) = super::read_entry(ctx, src, true) else {
+    let Some(source) = ctx.read_entry(src) else {
         ctx.reply.int(0);
         return;
     };

@@ -7,8 +7,9 @@
 //! an empty or null reply. Each handler parses and looks up in the order
 //! `t_list.c` does, which decides which error wins when several apply.
 
-use super::{keyword_is, lookup_read, lookup_write, reply_range, ListLookup};
+use super::{keyword_is, reply_range, ListLookup};
 use crate::cmd::{errors, ExecCtx};
+use crate::cmd::{lookup_read, lookup_write};
 use crate::resp::num::parse_i64;
 use crate::resp::Argv;
 
@@ -44,7 +45,7 @@ pub(super) fn llen(ctx: &mut ExecCtx, argv: Argv) {
     match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         ListLookup::Absent => ctx.reply.int(0),
         ListLookup::WrongType => ctx.reply.error(errors::WRONGTYPE),
-        ListLookup::List(list) => ctx.reply.int(list.len() as i64),
+        ListLookup::Found(list) => ctx.reply.int(list.len() as i64),
     }
 }
 
@@ -54,7 +55,7 @@ pub(super) fn lindex(ctx: &mut ExecCtx, argv: Argv) {
     let list = match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         ListLookup::Absent => return ctx.reply.null(),
         ListLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        ListLookup::List(list) => list,
+        ListLookup::Found(list) => list,
     };
     let Some(index) = parse_i64(argv.get(2)) else {
         return ctx.reply.error(errors::NOT_INTEGER);
@@ -71,7 +72,7 @@ pub(super) fn lset(ctx: &mut ExecCtx, argv: Argv) {
     let list = match lookup_write(db, argv.get(1), now, clock) {
         ListLookup::Absent => return ctx.reply.error(errors::NO_SUCH_KEY),
         ListLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        ListLookup::List(list) => list,
+        ListLookup::Found(list) => list,
     };
     let Some(index) = parse_i64(argv.get(2)) else {
         return ctx.reply.error(errors::NOT_INTEGER);
@@ -103,7 +104,7 @@ pub(super) fn lrange(ctx: &mut ExecCtx, argv: Argv) {
     match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         ListLookup::Absent => ctx.reply.array(0),
         ListLookup::WrongType => ctx.reply.error(errors::WRONGTYPE),
-        ListLookup::List(list) => match resolve_range(start, end, list.len()) {
+        ListLookup::Found(list) => match resolve_range(start, end, list.len()) {
             Some((start, end)) => reply_range(&mut ctx.reply, list, start, end, false),
             None => ctx.reply.array(0),
         },
@@ -120,7 +121,7 @@ pub(super) fn ltrim(ctx: &mut ExecCtx, argv: Argv) {
     let emptied = match lookup_write(db, key, now, clock) {
         ListLookup::Absent => return ctx.reply.ok(),
         ListLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        ListLookup::List(list) => match resolve_range(start, end, list.len()) {
+        ListLookup::Found(list) => match resolve_range(start, end, list.len()) {
             Some((start, end)) => {
                 list.trim(start, end);
                 false
@@ -144,7 +145,7 @@ pub(super) fn lrem(ctx: &mut ExecCtx, argv: Argv) {
     let (removed, emptied) = match lookup_write(db, key, now, clock) {
         ListLookup::Absent => return ctx.reply.int(0),
         ListLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        ListLookup::List(list) => {
+        ListLookup::Found(list) => {
             // A negative count removes from the tail; |i64::MIN| is simply
             // more than any list holds.
             let limit = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
@@ -171,7 +172,7 @@ pub(super) fn linsert(ctx: &mut ExecCtx, argv: Argv) {
     let list = match lookup_write(db, argv.get(1), now, clock) {
         ListLookup::Absent => return ctx.reply.int(0),
         ListLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        ListLookup::List(list) => list,
+        ListLookup::Found(list) => list,
     };
     let pivot = argv.get(3);
     match list.iter().position(|element| element == pivot) {
@@ -257,7 +258,7 @@ pub(super) fn lpos(ctx: &mut ExecCtx, argv: Argv) {
         ListLookup::Absent if count.is_some() => return ctx.reply.array(0),
         ListLookup::Absent => return ctx.reply.null(),
         ListLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        ListLookup::List(list) => list,
+        ListLookup::Found(list) => list,
     };
     let wanted = argv.get(2);
     let len = list.len();

@@ -7,7 +7,8 @@
 //! absent), with a count an array (a null array when absent, an empty array
 //! for a count of 0 on an existing list).
 
-use super::{keyword_is, lookup_write, new_list, parse_end, reply_range, End, ListLookup};
+use super::{keyword_is, new_list, parse_end, reply_range, End, ListLookup};
+use crate::cmd::lookup_write;
 use crate::cmd::{errors, ExecCtx};
 use crate::keyspace::list::ListValue;
 use crate::keyspace::Value;
@@ -41,7 +42,7 @@ fn push_generic(ctx: &mut ExecCtx, argv: Argv, end: End, only_existing: bool) {
             ctx.reply.int(list.len() as i64);
             db.insert_new(key.into(), Value::List(Box::new(list)), None, clock);
         }
-        ListLookup::List(list) => {
+        ListLookup::Found(list) => {
             push_all(list, argv, end);
             ctx.reply.int(list.len() as i64);
         }
@@ -105,7 +106,7 @@ fn pop_generic(ctx: &mut ExecCtx, argv: Argv, end: End) {
         ListLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
         ListLookup::Absent if count.is_some() => return ctx.reply.null_array(),
         ListLookup::Absent => return ctx.reply.null(),
-        ListLookup::List(list) => {
+        ListLookup::Found(list) => {
             match count {
                 Some(0) => return ctx.reply.array(0),
                 Some(n) => pop_range(&mut ctx.reply, list, end, n),
@@ -180,8 +181,8 @@ pub(super) fn lmpop(ctx: &mut ExecCtx, argv: Argv) {
         let emptied = match lookup_write(db, key, now, clock) {
             ListLookup::Absent => continue,
             ListLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-            ListLookup::List(list) if list.is_empty() => continue,
-            ListLookup::List(list) => {
+            ListLookup::Found(list) if list.is_empty() => continue,
+            ListLookup::Found(list) => {
                 ctx.reply.array(2);
                 ctx.reply.bulk(key);
                 pop_range(&mut ctx.reply, list, end, count);
@@ -207,14 +208,14 @@ fn move_element(ctx: &mut ExecCtx, source: &[u8], destination: &[u8], from: End,
         ListLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
         // Redis answers null for an empty source list (only old RDB files
         // hold one); kevy never stores one either.
-        ListLookup::List(list) if list.is_empty() => return ctx.reply.null(),
-        ListLookup::List(_) => {}
+        ListLookup::Found(list) if list.is_empty() => return ctx.reply.null(),
+        ListLookup::Found(_) => {}
     }
     if let ListLookup::WrongType = lookup_write(db, destination, now, clock) {
         return ctx.reply.error(errors::WRONGTYPE);
     }
     let value = match lookup_write(db, source, now, clock) {
-        ListLookup::List(list) => match from {
+        ListLookup::Found(list) => match from {
             End::Head => list.pop_front(),
             End::Tail => list.pop_back(),
         },
@@ -222,7 +223,7 @@ fn move_element(ctx: &mut ExecCtx, source: &[u8], destination: &[u8], from: End,
     };
     let value = value.expect("the source was checked to be a non-empty list");
     match lookup_write(db, destination, now, clock) {
-        ListLookup::List(list) => match to {
+        ListLookup::Found(list) => match to {
             End::Head => list.push_front(&value),
             End::Tail => list.push_back(&value),
         },
@@ -234,7 +235,7 @@ fn move_element(ctx: &mut ExecCtx, source: &[u8], destination: &[u8], from: End,
     }
     // Checked after the push: the source and destination may be one list.
     let emptied =
-        matches!(lookup_write(db, source, now, clock), ListLookup::List(l) if l.is_empty());
+        matches!(lookup_write(db, source, now, clock), ListLookup::Found(l) if l.is_empty());
     if emptied {
         db.remove(source);
     }

@@ -2,7 +2,7 @@
 //! cannot see yet (encodings, keyspace hit/miss counters, TTLs, the chunk
 //! size setting) and hostile arguments that must not panic.
 
-use super::harness::Harness;
+use crate::cmd::test_harness::Harness;
 
 #[test]
 fn every_list_is_a_quicklist_as_in_redis_7_0() {
@@ -48,16 +48,7 @@ fn keyspace_hits_and_misses_count_reads_only() {
         ("RPOPLPUSH other l", (0, 0)),
         ("LMPOP 2 nosuch l LEFT", (0, 0)),
     ];
-    for (line, (hits, misses)) in counted {
-        let before = h.hits_misses();
-        h.run(line);
-        let after = h.hits_misses();
-        assert_eq!(
-            (after.0 - before.0, after.1 - before.1),
-            (*hits, *misses),
-            "{line}"
-        );
-    }
+    h.assert_hits_misses(counted);
 }
 
 #[test]

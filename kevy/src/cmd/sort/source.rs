@@ -12,6 +12,7 @@
 use std::borrow::Cow;
 
 use super::order::c_str;
+use crate::cmd::read_entry;
 use crate::keyspace::hash::HashValue;
 use crate::keyspace::list::ListValue;
 use crate::keyspace::set::SetValue;
@@ -100,12 +101,7 @@ pub(super) fn lookup_by_pattern<'d>(
     key.extend_from_slice(subst);
     key.extend_from_slice(&pattern[star + 1..postfix_end]);
 
-    let entry = db.get_touch(&key, now_ms, clock);
-    if entry.is_some() {
-        stats.keyspace_hits += 1;
-    } else {
-        stats.keyspace_misses += 1;
-    }
+    let entry = read_entry(db, stats, &key, now_ms, clock);
     match (&entry?.value, field) {
         (Value::Hash(hash), Some(field)) => hash_field(hash, field),
         (Value::Str(RString::Bytes { data, .. }), None) => Some(Cow::Borrowed(data)),

@@ -3,7 +3,7 @@
 //! handling, and the placeholder behaviour for types without an accessor.
 
 use super::sort_keys;
-use crate::cmd::list::harness::Harness;
+use crate::cmd::test_harness::Harness;
 use crate::keyspace::set::SetValue;
 use crate::keyspace::Value;
 use crate::resp::OwnedArgv;
@@ -40,16 +40,7 @@ fn pattern_lookups_count_as_reads() {
         ("SORT l BY nosort GET w_* LIMIT 0 1", (1, 1)),
         ("SORT l LIMIT x 1", (0, 0)),
     ];
-    for (line, (hits, misses)) in counted {
-        let before = h.hits_misses();
-        h.run(line);
-        let after = h.hits_misses();
-        assert_eq!(
-            (after.0 - before.0, after.1 - before.1),
-            (*hits, *misses),
-            "{line}"
-        );
-    }
+    h.assert_hits_misses(counted);
 }
 
 #[test]

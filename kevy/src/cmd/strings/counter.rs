@@ -6,7 +6,8 @@
 //! printed sum as a plain string. Both replace the value in place, so the
 //! key keeps its TTL.
 
-use super::{float, lookup_write, StrLookup};
+use super::{float, StrLookup};
+use crate::cmd::lookup_write;
 use crate::cmd::{errors, ExecCtx};
 use crate::keyspace::{RString, Value};
 use crate::resp::num::parse_i64;
@@ -25,7 +26,7 @@ fn add_to_integer(ctx: &mut ExecCtx, key: &[u8], by: i64) {
             db.insert_new(key.into(), Value::Str(RString::Int(by)), None, clock);
             ctx.reply.int(by);
         }
-        StrLookup::Str(s) => {
+        StrLookup::Found(s) => {
             let current = match s {
                 RString::Int(n) => Some(*n),
                 RString::Bytes { data, .. } => parse_i64(data),
@@ -77,7 +78,7 @@ pub(super) fn incrbyfloat(ctx: &mut ExecCtx, argv: Argv) {
     let current = match &found {
         StrLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
         StrLookup::Absent => None,
-        StrLookup::Str(s) => Some(s.as_bytes(&mut scratch)),
+        StrLookup::Found(s) => Some(s.as_bytes(&mut scratch)),
     };
     let text = match float::add(current, increment) {
         float::Sum::Text(text) => text,
@@ -86,7 +87,7 @@ pub(super) fn incrbyfloat(ctx: &mut ExecCtx, argv: Argv) {
     };
     ctx.reply.bulk(&text);
     match found {
-        StrLookup::Str(s) => *s = RString::plain(text),
+        StrLookup::Found(s) => *s = RString::plain(text),
         _ => db.insert_new(key.into(), Value::Str(RString::plain(text)), None, clock),
     }
 }

@@ -5,8 +5,9 @@
 //! Redis's `dbUnshareStringValue` does, and keep the key's TTL. A string
 //! may not grow past `proto-max-bulk-len`.
 
-use super::{length_allowed, lookup_read, lookup_write, StrLookup};
+use super::{length_allowed, StrLookup};
 use crate::cmd::{errors, ExecCtx};
+use crate::cmd::{lookup_read, lookup_write};
 use crate::keyspace::{RString, Value};
 use crate::resp::num::parse_i64;
 use crate::resp::Argv;
@@ -28,7 +29,7 @@ pub(super) fn append(ctx: &mut ExecCtx, argv: Argv) {
             ctx.reply.int(tail.len() as i64);
         }
         StrLookup::WrongType => ctx.reply.error(errors::WRONGTYPE),
-        StrLookup::Str(s) => {
+        StrLookup::Found(s) => {
             if !length_allowed(s.len() as u64, tail.len() as u64, max_len) {
                 ctx.reply.error(errors::STRING_TOO_LONG);
                 return;
@@ -45,7 +46,7 @@ pub(super) fn strlen(ctx: &mut ExecCtx, argv: Argv) {
     match lookup_read(db, ctx.stats, argv.get(1), ctx.now_ms, ctx.clock) {
         StrLookup::Absent => ctx.reply.int(0),
         StrLookup::WrongType => ctx.reply.error(errors::WRONGTYPE),
-        StrLookup::Str(s) => ctx.reply.int(s.len() as i64),
+        StrLookup::Found(s) => ctx.reply.int(s.len() as i64),
     }
 }
 
@@ -77,7 +78,7 @@ pub(super) fn getrange(ctx: &mut ExecCtx, argv: Argv) {
     let value = match lookup_read(db, ctx.stats, argv.get(1), ctx.now_ms, ctx.clock) {
         StrLookup::Absent => return ctx.reply.bulk(b""),
         StrLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        StrLookup::Str(s) => s,
+        StrLookup::Found(s) => s,
     };
     let mut scratch = Vec::new();
     let bytes = value.as_bytes(&mut scratch);
@@ -104,7 +105,7 @@ pub(super) fn setrange(ctx: &mut ExecCtx, argv: Argv) {
     let old_len = match &found {
         StrLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
         StrLookup::Absent => 0,
-        StrLookup::Str(s) => s.len(),
+        StrLookup::Found(s) => s.len(),
     };
     if patch.is_empty() {
         // Nothing to write: the length as it is, and no key is created.
@@ -117,7 +118,7 @@ pub(super) fn setrange(ctx: &mut ExecCtx, argv: Argv) {
     };
     let start = end - patch.len();
     match found {
-        StrLookup::Str(s) => {
+        StrLookup::Found(s) => {
             let data = s.make_raw();
             if data.len() < end {
                 data.resize(end, 0);

@@ -8,7 +8,8 @@
 //! as in Redis. LCS may name keys on two shards: it is routed as an atomic
 //! command, so this handler sees both keys in one keyspace.
 
-use super::{lookup_read, option_is, StrLookup};
+use super::{option_is, StrLookup};
+use crate::cmd::lookup_read;
 use crate::cmd::{errors, ExecCtx};
 use crate::resp::num::parse_i64;
 use crate::resp::Argv;
@@ -132,7 +133,7 @@ pub(super) fn lcs(ctx: &mut ExecCtx, argv: Argv) {
         let db = ctx.keyspace.db(ctx.db_index);
         match lookup_read(db, ctx.stats, key, now, clock) {
             StrLookup::Absent => Some(Vec::new()),
-            StrLookup::Str(s) => Some(s.to_vec()),
+            StrLookup::Found(s) => Some(s.to_vec()),
             StrLookup::WrongType => None,
         }
     };

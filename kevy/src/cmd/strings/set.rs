@@ -7,8 +7,9 @@
 //! Unix time in milliseconds (`getExpireMillisecondsOrReply`), validated
 //! before anything changes, so an error never leaves a half-done SET.
 
-use super::{lookup_read, lookup_write, option_is, reply_string, StrLookup};
+use super::{option_is, reply_string, StrLookup};
 use crate::cmd::{errors, ExecCtx};
+use crate::cmd::{lookup_read, lookup_write};
 use crate::keyspace::{RString, Value};
 use crate::resp::num::parse_i64;
 use crate::resp::{Argv, ReplyBuf};
@@ -137,7 +138,7 @@ fn reply_get(ctx: &mut ExecCtx, key: &[u8]) -> bool {
     let db = ctx.keyspace.db(ctx.db_index);
     match lookup_read(db, ctx.stats, key, ctx.now_ms, ctx.clock) {
         StrLookup::Absent => ctx.reply.null(),
-        StrLookup::Str(s) => reply_string(&mut ctx.reply, s),
+        StrLookup::Found(s) => reply_string(&mut ctx.reply, s),
         StrLookup::WrongType => {
             ctx.reply.error(errors::WRONGTYPE);
             return false;
@@ -306,7 +307,7 @@ pub(super) fn getex(ctx: &mut ExecCtx, argv: Argv) {
     let value = match lookup_read(db, ctx.stats, key, now, clock) {
         StrLookup::Absent => return ctx.reply.null(),
         StrLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        StrLookup::Str(s) => s,
+        StrLookup::Found(s) => s,
     };
     // The expiry is validated only once the key is known to be a string.
     let expire_at = match ext.expire {
@@ -340,7 +341,7 @@ pub(super) fn mget(ctx: &mut ExecCtx, argv: Argv) {
     for key in argv.iter().skip(1) {
         let db = ctx.keyspace.db(ctx.db_index);
         match lookup_read(db, ctx.stats, key, now, clock) {
-            StrLookup::Str(s) => reply_string(&mut ctx.reply, s),
+            StrLookup::Found(s) => reply_string(&mut ctx.reply, s),
             StrLookup::Absent | StrLookup::WrongType => ctx.reply.null(),
         }
     }

@@ -7,8 +7,9 @@
 //! that empties a set deletes the key.
 
 use super::score::{parse_score, reply_score};
-use super::{limits, lookup_read, lookup_write, option_is, ZLookup};
+use super::{limits, option_is, ZLookup};
 use crate::cmd::{errors, ExecCtx};
+use crate::cmd::{lookup_read, lookup_write};
 use crate::keyspace::zset::{Limits, ZSetValue};
 use crate::keyspace::Value;
 use crate::resp::Argv;
@@ -138,7 +139,7 @@ fn add_generic(ctx: &mut ExecCtx, argv: Argv, mut options: AddOptions) {
     let mut created = None;
     let zset = match lookup_write(db, key, now, clock) {
         ZLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        ZLookup::ZSet(z) => z,
+        ZLookup::Found(z) => z,
         ZLookup::Absent if o.xx => {
             return if o.incr {
                 ctx.reply.null()
@@ -205,7 +206,7 @@ pub(super) fn zrem(ctx: &mut ExecCtx, argv: Argv) {
     let zset = match lookup_write(db, key, now, clock) {
         ZLookup::Absent => return ctx.reply.int(0),
         ZLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        ZLookup::ZSet(z) => z,
+        ZLookup::Found(z) => z,
     };
     let mut deleted = 0;
     for member in argv.iter().skip(2) {
@@ -228,7 +229,7 @@ pub(super) fn zcard(ctx: &mut ExecCtx, argv: Argv) {
     match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         ZLookup::Absent => ctx.reply.int(0),
         ZLookup::WrongType => ctx.reply.error(errors::WRONGTYPE),
-        ZLookup::ZSet(z) => ctx.reply.int(z.len() as i64),
+        ZLookup::Found(z) => ctx.reply.int(z.len() as i64),
     }
 }
 
@@ -238,7 +239,7 @@ pub(super) fn zscore(ctx: &mut ExecCtx, argv: Argv) {
     match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         ZLookup::Absent => ctx.reply.null(),
         ZLookup::WrongType => ctx.reply.error(errors::WRONGTYPE),
-        ZLookup::ZSet(z) => match z.score(argv.get(2)) {
+        ZLookup::Found(z) => match z.score(argv.get(2)) {
             Some(score) => reply_score(&mut ctx.reply, score),
             None => ctx.reply.null(),
         },
@@ -251,7 +252,7 @@ pub(super) fn zmscore(ctx: &mut ExecCtx, argv: Argv) {
     let zset = match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         ZLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
         ZLookup::Absent => None,
-        ZLookup::ZSet(z) => Some(z),
+        ZLookup::Found(z) => Some(z),
     };
     ctx.reply.array(argv.len() - 2);
     for member in argv.iter().skip(2) {
@@ -268,7 +269,7 @@ fn rank_generic(ctx: &mut ExecCtx, argv: Argv, reverse: bool) {
     match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         ZLookup::Absent => ctx.reply.null(),
         ZLookup::WrongType => ctx.reply.error(errors::WRONGTYPE),
-        ZLookup::ZSet(z) => match z.rank(argv.get(2)) {
+        ZLookup::Found(z) => match z.rank(argv.get(2)) {
             Some(rank) if reverse => ctx.reply.int((z.len() - 1 - rank) as i64),
             Some(rank) => ctx.reply.int(rank as i64),
             None => ctx.reply.null(),

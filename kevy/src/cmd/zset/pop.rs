@@ -12,8 +12,9 @@
 use std::collections::HashSet;
 
 use super::score::reply_score;
-use super::{lookup_read, lookup_write, option_is, reply_list_header, reply_list_item, ZLookup};
+use super::{option_is, reply_list_header, reply_list_item, ZLookup};
 use crate::cmd::{errors, ExecCtx};
+use crate::cmd::{lookup_read, lookup_write};
 use crate::resp::num::parse_i64;
 use crate::resp::Argv;
 
@@ -52,7 +53,7 @@ fn pop_generic(
         match lookup_write(db, keys.get(position), now, clock) {
             ZLookup::Absent => continue,
             ZLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-            ZLookup::ZSet(_) => {
+            ZLookup::Found(_) => {
                 found = Some(position);
                 break;
             }
@@ -65,7 +66,7 @@ fn pop_generic(
         };
     };
     let key = keys.get(position);
-    let ZLookup::ZSet(zset) = lookup_write(db, key, now, clock) else {
+    let ZLookup::Found(zset) = lookup_write(db, key, now, clock) else {
         return ctx.reply.array(0);
     };
     let count = count.unwrap_or(1);
@@ -197,7 +198,7 @@ pub(super) fn zrandmember(ctx: &mut ExecCtx, argv: Argv) {
         ZLookup::Absent if requested.is_some() => return ctx.reply.array(0),
         ZLookup::Absent => return ctx.reply.null(),
         ZLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        ZLookup::ZSet(z) => z,
+        ZLookup::Found(z) => z,
     };
     let size = zset.len();
     let Some(requested) = requested else {

@@ -9,8 +9,9 @@
 //! the first member out of range, exactly as Redis walks its lists.
 
 use super::score::parse_bound;
-use super::{limits, lookup_read, lookup_write, option_is, reply_list, ZLookup};
+use super::{limits, option_is, reply_list, ZLookup};
 use crate::cmd::{errors, ExecCtx};
+use crate::cmd::{lookup_read, lookup_write};
 use crate::keyspace::zset::{LexBound, LexRange, ScoreRange, ZSetValue};
 use crate::keyspace::Value;
 use crate::resp::num::parse_i64;
@@ -224,7 +225,7 @@ fn range_generic(ctx: &mut ExecCtx, argv: Argv, kind: Kind, direction: Direction
     match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         ZLookup::Absent => ctx.reply.array(0),
         ZLookup::WrongType => ctx.reply.error(errors::WRONGTYPE),
-        ZLookup::ZSet(z) => {
+        ZLookup::Found(z) => {
             let items = select(z, &request);
             reply_list(&mut ctx.reply, &items, request.withscores);
         }
@@ -268,7 +269,7 @@ pub(super) fn zrangestore(ctx: &mut ExecCtx, argv: Argv) {
         match lookup_read(db, ctx.stats, argv.get(2), now, clock) {
             ZLookup::Absent => Vec::new(),
             ZLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-            ZLookup::ZSet(z) => select(z, &request)
+            ZLookup::Found(z) => select(z, &request)
                 .into_iter()
                 .map(|(member, score)| (member.into(), score))
                 .collect(),
@@ -300,7 +301,7 @@ pub(super) fn zcount(ctx: &mut ExecCtx, argv: Argv) {
     match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         ZLookup::Absent => ctx.reply.int(0),
         ZLookup::WrongType => ctx.reply.error(errors::WRONGTYPE),
-        ZLookup::ZSet(z) => {
+        ZLookup::Found(z) => {
             let count = match (
                 z.first_in_score_range(&range),
                 z.last_in_score_range(&range),
@@ -335,8 +336,8 @@ pub(super) fn zlexcount(ctx: &mut ExecCtx, argv: Argv) {
     match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         ZLookup::Absent => ctx.reply.int(0),
         ZLookup::WrongType => ctx.reply.error(errors::WRONGTYPE),
-        ZLookup::ZSet(z) if z.is_compact() => ctx.reply.int(lex_walk(z, &range).1 as i64),
-        ZLookup::ZSet(z) => {
+        ZLookup::Found(z) if z.is_compact() => ctx.reply.int(lex_walk(z, &range).1 as i64),
+        ZLookup::Found(z) => {
             // The skiplist form counts by the ranks of both ends.
             let count = match (z.first_in_lex_range(&range), z.last_in_lex_range(&range)) {
                 (Some(first), Some(last)) => (last + 1).saturating_sub(first),
@@ -379,7 +380,7 @@ fn remove_range_generic(ctx: &mut ExecCtx, argv: Argv, bounds: Option<Bounds>, e
     let zset = match lookup_write(db, key, now, clock) {
         ZLookup::Absent => return ctx.reply.int(0),
         ZLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        ZLookup::ZSet(z) => z,
+        ZLookup::Found(z) => z,
     };
     let (start, count) = removal_span(zset, &bounds);
     let removed = zset.remove_ranks(start, start + count);

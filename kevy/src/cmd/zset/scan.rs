@@ -7,7 +7,8 @@
 //! them; a large one walks its slot table, `COUNT` members per call.
 
 use super::score::{c_str, push_listpack_score, push_score};
-use super::{lookup_read, option_is, ZLookup};
+use super::{option_is, ZLookup};
+use crate::cmd::lookup_read;
 use crate::cmd::{errors, ExecCtx};
 use crate::glob::glob_match;
 use crate::resp::num::parse_i64;
@@ -55,7 +56,7 @@ pub(super) fn zscan(ctx: &mut ExecCtx, argv: Argv) {
             return ctx.reply.array(0);
         }
         ZLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        ZLookup::ZSet(z) => z,
+        ZLookup::Found(z) => z,
     };
     let mut count = 10usize;
     let mut pattern = None;

@@ -16,7 +16,8 @@ use std::collections::HashMap;
 use std::collections::HashSet;
 
 use super::score::parse_score;
-use super::{limits, lookup_read, option_is, reply_list, ZLookup};
+use super::{limits, option_is, reply_list, ZLookup};
+use crate::cmd::lookup_read;
 use crate::cmd::{errors, ExecCtx};
 use crate::keyspace::set::SetValue;
 use crate::keyspace::zset::{entry_order, ZSetValue};
@@ -183,7 +184,7 @@ fn generic(ctx: &mut ExecCtx, argv: Argv, name: &str, operation: Operation, outp
     for position in first_key..first_key + numkeys {
         let input = match lookup_read(db, ctx.stats, argv.get(position), now, clock) {
             ZLookup::Absent => Input::Missing,
-            ZLookup::ZSet(z) => Input::ZSet {
+            ZLookup::Found(z) => Input::ZSet {
                 position,
                 len: z.len(),
             },

@@ -3,76 +3,8 @@
 //! differential suite cannot see (encodings, keyspace hit/miss counters,
 //! TTLs of stored results) and a few replies in both protocols.
 
-use crate::cmd::{errors, lookup, ExecCtx, Handler};
-use crate::config::Config;
-use crate::keyspace::{Keyspace, RString, Value};
-use crate::random::SplitMix64;
-use crate::resp::{OwnedArgv, ReplyBuf};
-use crate::shard::ShardStats;
-
-struct Harness {
-    keyspace: Keyspace,
-    stats: ShardStats,
-    config: Config,
-    resp3: bool,
-    rng: SplitMix64,
-}
-
-const NOW: u64 = 1_700_000_000_000;
-
-impl Harness {
-    fn new() -> Self {
-        Harness {
-            keyspace: Keyspace::new(16),
-            stats: ShardStats::default(),
-            config: Config::default(),
-            resp3: false,
-            rng: SplitMix64::new(7),
-        }
-    }
-
-    /// Runs one command (arguments split on spaces) and returns its reply.
-    fn run(&mut self, line: &str) -> String {
-        let owned = OwnedArgv::from_slices(line.split(' ').map(str::as_bytes));
-        let argv = owned.argv();
-        let mut out = Vec::new();
-        let spec = lookup(argv.get(0)).expect("tests run known commands");
-        let mut reply = ReplyBuf::new(&mut out, self.resp3);
-        if !spec.arity_ok(argv.len()) {
-            reply.error(&errors::wrong_args(spec.name));
-        } else if let Handler::Key(handler) = spec.handler {
-            let mut ctx = ExecCtx {
-                keyspace: &mut self.keyspace,
-                db_index: 0,
-                reply,
-                now_ms: NOW,
-                clock: 1,
-                rng: &mut self.rng,
-                stats: &mut self.stats,
-                config: &self.config,
-            };
-            handler(&mut ctx, argv);
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-
-    fn encoding(&mut self, key: &str) -> &'static str {
-        self.keyspace
-            .db(0)
-            .get(key.as_bytes(), NOW)
-            .map_or("none", |e| e.value.encoding())
-    }
-
-    fn hits_misses(&self) -> (u64, u64) {
-        (self.stats.keyspace_hits, self.stats.keyspace_misses)
-    }
-
-    fn set_config(&mut self, name: &str, value: &str) {
-        self.config
-            .set_runtime(name, value)
-            .expect("tests set valid values");
-    }
-}
+use crate::cmd::test_harness::{Harness, NOW};
+use crate::keyspace::{RString, Value};
 
 fn members(n: usize, prefix: &str) -> String {
     (0..n)
@@ -177,16 +109,7 @@ fn keyspace_hits_and_misses_count_reads_only() {
         ("ZMPOP 1 nosuch MIN", (0, 0)),
         ("ZREMRANGEBYRANK nosuch 0 1", (0, 0)),
     ];
-    for (line, (hits, misses)) in counted {
-        let before = h.hits_misses();
-        h.run(line);
-        let after = h.hits_misses();
-        assert_eq!(
-            (after.0 - before.0, after.1 - before.1),
-            (*hits, *misses),
-            "{line}"
-        );
-    }
+    h.assert_hits_misses(counted);
 }
 
 #[test]

@@ -5,87 +5,8 @@
 //! `OBJECT ENCODING` reports them, TTLs, keyspace hit/miss counters, a
 //! lowered `proto-max-bulk-len`), so they look at the keyspace directly.
 
-use crate::cmd::{errors, lookup, ExecCtx, Handler};
-use crate::config::Config;
-use crate::keyspace::{Entry, Keyspace, Value};
-use crate::random::SplitMix64;
-use crate::resp::{OwnedArgv, ReplyBuf};
-use crate::shard::ShardStats;
-
-/// One shard's keyspace and counters, driven a command at a time.
-pub(in crate::cmd) struct Harness {
-    pub keyspace: Keyspace,
-    pub stats: ShardStats,
-    pub config: Config,
-    pub now_ms: u64,
-    pub resp3: bool,
-    rng: SplitMix64,
-}
-
-impl Harness {
-    pub fn new() -> Self {
-        Harness {
-            keyspace: Keyspace::new(16),
-            stats: ShardStats::default(),
-            config: Config::default(),
-            now_ms: 1_700_000_000_000,
-            resp3: false,
-            rng: SplitMix64::new(7),
-        }
-    }
-
-    /// Runs one command (arguments split on spaces) and returns its reply.
-    pub fn run(&mut self, line: &str) -> String {
-        let owned = OwnedArgv::from_slices(line.split(' ').map(str::as_bytes));
-        let argv = owned.argv();
-        let mut out = Vec::new();
-        let spec = lookup(argv.get(0)).expect("tests run known commands");
-        let mut reply = ReplyBuf::new(&mut out, self.resp3);
-        if !spec.arity_ok(argv.len()) {
-            reply.error(&errors::wrong_args(spec.name));
-        } else if let Handler::Key(handler) = spec.handler {
-            let mut ctx = ExecCtx {
-                keyspace: &mut self.keyspace,
-                db_index: 0,
-                reply,
-                now_ms: self.now_ms,
-                clock: 1,
-                rng: &mut self.rng,
-                stats: &mut self.stats,
-                config: &self.config,
-            };
-            handler(&mut ctx, argv);
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-
-    fn entry(&mut self, key: &str) -> Option<&mut Entry> {
-        self.keyspace.db(0).get(key.as_bytes(), self.now_ms)
-    }
-
-    /// What `OBJECT ENCODING key` would answer.
-    pub fn encoding(&mut self, key: &str) -> &'static str {
-        self.entry(key).map_or("none", |e| e.value.encoding())
-    }
-
-    /// The key's absolute expiry time.
-    pub fn expire_at(&mut self, key: &str) -> Option<u64> {
-        self.entry(key).and_then(|e| e.expire_at)
-    }
-
-    /// The string value of `key` (None when absent or not a string).
-    pub fn value(&mut self, key: &str) -> Option<Vec<u8>> {
-        self.entry(key).and_then(|e| match &e.value {
-            Value::Str(s) => Some(s.to_vec()),
-            _ => None,
-        })
-    }
-
-    /// (hits, misses) so far.
-    pub fn hits_misses(&self) -> (u64, u64) {
-        (self.stats.keyspace_hits, self.stats.keyspace_misses)
-    }
-}
+use crate::cmd::errors;
+use crate::cmd::test_harness::Harness;
 
 #[test]
 fn encodings_follow_redis() {
@@ -189,16 +110,7 @@ fn keyspace_hits_and_misses_count_reads_only() {
         ("SET a 1 NX", (0, 0)),
         ("MSETNX a 1", (0, 0)),
     ];
-    for (line, (hits, misses)) in counted {
-        let before = h.hits_misses();
-        h.run(line);
-        let after = h.hits_misses();
-        assert_eq!(
-            (after.0 - before.0, after.1 - before.1),
-            (*hits, *misses),
-            "{line}"
-        );
-    }
+    h.assert_hits_misses(counted);
 }
 
 #[test]

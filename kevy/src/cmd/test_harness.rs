@@ -1,7 +1,11 @@
-//! A command-level test bench for the list and sort families: a command
-//! line in, its raw reply out, against one in-memory keyspace with a fixed
-//! clock. Tests use it for what the differential suite cannot see (the
-//! encoding `OBJECT ENCODING` would report, hit/miss counters, TTLs).
+//! The bench the command-level tests of every family run on: a command line
+//! in, its raw reply out, against one in-memory keyspace with a fixed clock.
+//!
+//! [`Harness::run`] looks the command up in the real table, checks its
+//! arity and calls its keyspace handler with an [`ExecCtx`] over the
+//! harness's keyspace, counters and configuration, as a shard would. Tests
+//! then read the keyspace directly for what the differential suite cannot
+//! see (encodings, TTLs, list chunks, keyspace hit/miss counters).
 
 use crate::cmd::{errors, lookup, ExecCtx, Handler};
 use crate::config::Config;
@@ -10,6 +14,10 @@ use crate::random::SplitMix64;
 use crate::resp::{OwnedArgv, ReplyBuf};
 use crate::shard::ShardStats;
 
+/// The wall clock every harness starts at (Unix milliseconds).
+pub(in crate::cmd) const NOW: u64 = 1_700_000_000_000;
+
+/// One shard's keyspace and counters, driven a command at a time.
 pub(in crate::cmd) struct Harness {
     pub keyspace: Keyspace,
     pub stats: ShardStats,
@@ -25,7 +33,7 @@ impl Harness {
             keyspace: Keyspace::new(16),
             stats: ShardStats::default(),
             config: Config::default(),
-            now_ms: 1_700_000_000_000,
+            now_ms: NOW,
             resp3: false,
             rng: SplitMix64::new(7),
         }
@@ -70,6 +78,19 @@ impl Harness {
         self.entry(key).map_or("none", |e| e.value.encoding())
     }
 
+    /// The key's absolute expiry time.
+    pub fn expire_at(&mut self, key: &str) -> Option<u64> {
+        self.entry(key).and_then(|e| e.expire_at)
+    }
+
+    /// The string value of `key` (None when absent or not a string).
+    pub fn value(&mut self, key: &str) -> Option<Vec<u8>> {
+        self.entry(key).and_then(|e| match &e.value {
+            Value::Str(s) => Some(s.to_vec()),
+            _ => None,
+        })
+    }
+
     /// The elements of the list at `key`, None when absent or not a list.
     pub fn list(&mut self, key: &str) -> Option<Vec<String>> {
         match &self.entry(key)?.value {
@@ -96,8 +117,29 @@ impl Harness {
         self.keyspace.db(0).set(key.as_bytes(), value, false, 1);
     }
 
+    /// Sets a configuration parameter as `CONFIG SET` would.
+    pub fn set_config(&mut self, name: &str, value: &str) {
+        self.config
+            .set_runtime(name, value)
+            .expect("tests set valid values");
+    }
+
     /// (hits, misses) so far.
     pub fn hits_misses(&self) -> (u64, u64) {
         (self.stats.keyspace_hits, self.stats.keyspace_misses)
+    }
+
+    /// Runs each command and checks the keyspace hits and misses it added.
+    pub fn assert_hits_misses(&mut self, counted: &[(&str, (u64, u64))]) {
+        for (line, (hits, misses)) in counted {
+            let before = self.hits_misses();
+            self.run(line);
+            let after = self.hits_misses();
+            assert_eq!(
+                (after.0 - before.0, after.1 - before.1),
+                (*hits, *misses),
+                "{line}"
+            );
+        }
     }
 }
