@@ -26,6 +26,19 @@ pub fn bind_reuseport(addr: SocketAddr) -> Result<TcpListener, TransportError> {
 /// group receive connections).
 pub fn reserve_port(addr: SocketAddr) -> Result<(Socket, SocketAddr), TransportError> {
     let map = |source| TransportError::Bind { addr, source };
+    // First an exclusive bind (no SO_REUSEPORT): it fails when anyone, even
+    // another server's reuseport group, holds the port, so a second server
+    // started on the same port reports "Address already in use" instead of
+    // silently sharing its connections. It also resolves port 0 to a port
+    // nobody uses.
+    let exclusive = bind_socket(addr, false)?;
+    let addr = exclusive
+        .local_addr()
+        .map_err(map)?
+        .as_socket()
+        .ok_or_else(|| map(std::io::Error::other("not an inet address")))?;
+    drop(exclusive);
+    let map = |source| TransportError::Bind { addr, source };
     let socket = bind_shared(addr)?;
     let bound = socket
         .local_addr()
@@ -38,6 +51,11 @@ pub fn reserve_port(addr: SocketAddr) -> Result<(Socket, SocketAddr), TransportE
 /// A TCP socket bound to `addr` as a member of its reuseport group (IPv6
 /// sockets take IPv6 only, so an IPv4 group on the same port stays apart).
 fn bind_shared(addr: SocketAddr) -> Result<Socket, TransportError> {
+    bind_socket(addr, true)
+}
+
+/// A TCP socket bound to `addr`, in its reuseport group when `shared`.
+fn bind_socket(addr: SocketAddr, shared: bool) -> Result<Socket, TransportError> {
     let map = |source| TransportError::Bind { addr, source };
     let domain = if addr.is_ipv6() {
         Domain::IPV6
@@ -49,7 +67,9 @@ fn bind_shared(addr: SocketAddr) -> Result<Socket, TransportError> {
         socket.set_only_v6(true).map_err(map)?;
     }
     socket.set_reuse_address(true).map_err(map)?;
-    socket.set_reuse_port(true).map_err(map)?;
+    if shared {
+        socket.set_reuse_port(true).map_err(map)?;
+    }
     socket.bind(&addr.into()).map_err(map)?;
     Ok(socket)
 }

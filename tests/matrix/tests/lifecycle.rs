@@ -1,11 +1,12 @@
 //! Access and process lifecycle: `--requirepass` refuses commands until
 //! `AUTH`, `SHUTDOWN` stops the process with a success status, and SIGTERM
-//! stops it cleanly (success status, port released).
+//! stops it cleanly (success status, port released), and a second server
+//! cannot start on a port the first holds.
 
 use std::net::TcpStream;
 use std::time::Duration;
 
-use kevy_matrix_tests::{resp_command, KevyServer, SHARD_COUNTS};
+use kevy_matrix_tests::{kevy_bin, resp_command, KevyServer, SHARD_COUNTS};
 
 const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
 const NOAUTH: &[u8] = b"-NOAUTH Authentication required.\r\n";
@@ -71,5 +72,27 @@ fn sigterm_stops_the_process_cleanly() {
             TcpStream::connect(("127.0.0.1", server.port())).is_err(),
             "the port still accepts after exit"
         );
+    }
+}
+
+#[test]
+fn a_second_server_on_a_taken_port_refuses_to_start() {
+    let first = KevyServer::start(2);
+    let port = first.port().to_string();
+    let second = std::process::Command::new(kevy_bin())
+        .args(["--port", &port, "--threads", "2"])
+        .output()
+        .expect("the kevy binary runs");
+    assert!(
+        !second.status.success(),
+        "a second server started on a taken port"
+    );
+    let log = String::from_utf8_lossy(&second.stdout);
+    assert!(log.contains("Address already in use"), "{log}");
+    // The first server still answers every connection itself.
+    for _ in 0..20 {
+        let mut con = first.connect();
+        let pong: String = redis::cmd("PING").query(&mut con).expect("PING");
+        assert_eq!(pong, "PONG");
     }
 }
