@@ -166,7 +166,6 @@ fn hostile_numbers_do_not_panic() {
 
 #[test]
 fn an_empty_stored_list_is_handled_without_panicking() {
-    use crate::keyspace::list::ListValue;
     use crate::keyspace::Value;
     let mut h = Harness::new();
     for line in [
