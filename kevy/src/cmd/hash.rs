@@ -14,9 +14,7 @@
 
 // The string family's INCRBYFLOAT arithmetic, compiled in here as well
 // because that module is private to its family.
-#[allow(clippy::duplicate_mod)]
-#[path = "strings/float.rs"]
-mod float;
+use super::strings::float;
 mod random;
 mod read;
 #[cfg(test)]

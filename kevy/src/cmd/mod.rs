@@ -25,6 +25,7 @@ mod hash;
 mod info;
 mod keys;
 mod list;
+mod numkeys;
 mod server;
 mod set;
 mod sort;

@@ -26,7 +26,7 @@ use super::{CommandSpec, Handler, KeyHandler, KeySpec, Route};
 use crate::config::Config;
 use crate::keyspace::set::{Member, SetLimits, SetValue};
 use crate::keyspace::{Db, Value};
-use crate::resp::{Argv, ReplyBuf};
+use crate::resp::ReplyBuf;
 use crate::shard::ShardStats;
 
 /// What a key holds, as a set command sees it.
@@ -126,48 +126,9 @@ pub(super) fn reply_set(reply: &mut ReplyBuf, set: &SetValue) {
     }
 }
 
-/// C's `atoi` as glibc's `strtol` reads it (leading spaces, a sign,
-/// digits up to the first other byte, clamped), truncated to `int`: how
-/// Redis's `genericGetKeys` reads a key count. (The sorted-set family has
-/// the same reader, private to it.)
-fn c_atoi(arg: &[u8]) -> i32 {
-    let text = arg.split(|&b| b == 0).next().unwrap_or_default();
-    let start = text
-        .iter()
-        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
-        .unwrap_or(text.len());
-    let (negative, digits) = match &text[start..] {
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        rest => (false, rest),
-    };
-    let mut value: i64 = 0;
-    for &b in digits.iter().take_while(|b| b.is_ascii_digit()) {
-        let digit = i64::from(b - b'0');
-        value = if negative {
-            value.saturating_mul(10).saturating_sub(digit)
-        } else {
-            value.saturating_mul(10).saturating_add(digit)
-        };
-    }
-    value as i32
-}
-
 /// SINTERCARD's keys: `numkeys` (at 1, read as `genericGetKeys` reads it)
-/// of them from 2 on; none when the count is below 1 or beyond the
-/// arguments (the handler then replies its own error).
-fn sintercard_keys(argv: Argv, out: &mut Vec<usize>) {
-    if argv.len() < 2 {
-        return;
-    }
-    let available = argv.len() - 2;
-    if let Some(count) = usize::try_from(c_atoi(argv.get(1)))
-        .ok()
-        .filter(|&n| n >= 1 && n <= available)
-    {
-        out.extend(2..2 + count);
-    }
-}
+/// of them from 2 on.
+use super::numkeys::numkeys_at_1 as sintercard_keys;
 
 #[cfg(test)]
 #[test]

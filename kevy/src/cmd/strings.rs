@@ -16,7 +16,7 @@
 mod command_tests;
 mod counter;
 mod edit;
-mod float;
+pub(super) mod float;
 mod lcs;
 mod set;
 

@@ -17,7 +17,6 @@
 //! keyspace).
 
 mod add;
-mod keys;
 mod pop;
 mod range;
 mod scan;
@@ -26,6 +25,7 @@ mod setops;
 #[cfg(test)]
 mod tests;
 
+use super::numkeys;
 use super::{flags, keyed, CommandSpec, Handler, KeyHandler, KeySpec, Lookup, Route};
 use crate::config::{parse_memory, Config};
 use crate::keyspace::zset::{Limits, ZSetValue};
@@ -356,7 +356,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags::WRITE,
         ACL_WRITE_SLOW,
         (0, 0, 0),
-        keys::numkeys_at_1,
+        numkeys::numkeys_at_1,
         pop::zmpop,
         "7.0.0",
         "Remove and return members with scores in a sorted set",
@@ -377,7 +377,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags::READONLY,
         ACL_READ_SLOW,
         (0, 0, 0),
-        keys::numkeys_at_1,
+        numkeys::numkeys_at_1,
         setops::zunion,
         "6.2.0",
         "Add multiple sorted sets",
@@ -388,7 +388,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags::READONLY,
         ACL_READ_SLOW,
         (0, 0, 0),
-        keys::numkeys_at_1,
+        numkeys::numkeys_at_1,
         setops::zinter,
         "6.2.0",
         "Intersect multiple sorted sets",
@@ -399,7 +399,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags::READONLY,
         ACL_READ_SLOW,
         (0, 0, 0),
-        keys::numkeys_at_1,
+        numkeys::numkeys_at_1,
         setops::zintercard,
         "7.0.0",
         "Intersect multiple sorted sets and return the cardinality of the result",
@@ -410,7 +410,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags::READONLY,
         ACL_READ_SLOW,
         (0, 0, 0),
-        keys::numkeys_at_1,
+        numkeys::numkeys_at_1,
         setops::zdiff,
         "6.2.0",
         "Subtract multiple sorted sets",
@@ -421,7 +421,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags::WRITE_DENYOOM,
         ACL_WRITE_SLOW,
         (1, 1, 1),
-        keys::destination_and_numkeys,
+        numkeys::destination_and_numkeys,
         setops::zunionstore,
         "2.0.0",
         "Add multiple sorted sets and store the resulting sorted set in a new key",
@@ -432,7 +432,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags::WRITE_DENYOOM,
         ACL_WRITE_SLOW,
         (1, 1, 1),
-        keys::destination_and_numkeys,
+        numkeys::destination_and_numkeys,
         setops::zinterstore,
         "2.0.0",
         "Intersect multiple sorted sets and store the resulting sorted set in a new key",
@@ -443,7 +443,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags::WRITE_DENYOOM,
         ACL_WRITE_SLOW,
         (1, 1, 1),
-        keys::destination_and_numkeys,
+        numkeys::destination_and_numkeys,
         setops::zdiffstore,
         "6.2.0",
         "Subtract multiple sorted sets and store the resulting sorted set in a new key",

@@ -83,6 +83,40 @@ pub fn parse_cursor(s: &[u8]) -> Option<u64> {
     })
 }
 
+/// The argument as C code sees it: up to its first NUL byte.
+pub fn c_str(arg: &[u8]) -> &[u8] {
+    arg.iter()
+        .position(|&b| b == 0)
+        .map_or(arg, |nul| &arg[..nul])
+}
+
+/// C's `atoi` as glibc implements it (`strtol` in base 10: leading
+/// spaces, a sign, digits up to the first other byte, clamped to the
+/// `long` range, then truncated to `int`): how Redis reads `numkeys` when
+/// it finds a command's keys.
+pub fn c_atoi(arg: &[u8]) -> i32 {
+    let text = c_str(arg);
+    let start = text
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+        .unwrap_or(text.len());
+    let (negative, digits) = match &text[start..] {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        rest => (false, rest),
+    };
+    let mut value: i64 = 0;
+    for &b in digits.iter().take_while(|b| b.is_ascii_digit()) {
+        let digit = i64::from(b - b'0');
+        value = if negative {
+            value.saturating_mul(10).saturating_sub(digit)
+        } else {
+            value.saturating_mul(10).saturating_add(digit)
+        };
+    }
+    value as i32
+}
+
 /// Appends the decimal form of `value`.
 pub fn push_i64(out: &mut Vec<u8>, value: i64) {
     let mut buf = [0u8; 20];

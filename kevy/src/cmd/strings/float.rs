@@ -30,7 +30,7 @@ const PRINT_BUFFER: usize = 5 * 1024;
 
 /// The outcome of one INCRBYFLOAT.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Sum {
+pub(in crate::cmd) enum Sum {
     /// The new value's text.
     Text(Vec<u8>),
     /// The stored value or the increment is not a float.
@@ -40,7 +40,7 @@ pub(super) enum Sum {
 
 /// `current + increment` as Redis computes and prints it; an absent
 /// current value counts as 0.
-pub(super) fn add(current: Option<&[u8]>, increment: &[u8]) -> Sum {
+pub(in crate::cmd) fn add(current: Option<&[u8]>, increment: &[u8]) -> Sum {
     let mut out = [0u8; PRINT_BUFFER];
     let mut out_len = 0usize;
     let (current_ptr, current_len) = match current {

@@ -24,12 +24,7 @@ fn is_c_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
-/// The argument as C code sees it: up to its first NUL byte.
-pub(super) fn c_str(arg: &[u8]) -> &[u8] {
-    arg.iter()
-        .position(|&b| b == 0)
-        .map_or(arg, |nul| &arg[..nul])
-}
+pub(super) use crate::resp::num::c_str;
 
 /// `strtod` on `text` (which holds no NUL): the value and how many bytes
 /// it consumed.

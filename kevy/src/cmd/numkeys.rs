@@ -1,37 +1,12 @@
-//! Key positions of the sorted-set commands that name their keys after a
-//! `numkeys` argument (`ZUNION 2 a b`, `ZUNIONSTORE dst 2 a b`, `ZMPOP 1 k
-//! MIN`), for routing and `COMMAND GETKEYS`. As Redis's `genericGetKeys`,
-//! the count is read with C's `atoi`, and a count below 1 or beyond the
-//! arguments names no keys at all (the handler then answers with the
-//! command's own error).
+//! Key positions of commands that name their keys after a `numkeys`
+//! argument (`ZUNION 2 a b`, `ZUNIONSTORE dst 2 a b`, `ZMPOP 1 k MIN`,
+//! `SINTERCARD 2 a b`), for routing and `COMMAND GETKEYS`. As Redis's
+//! `genericGetKeys`, the count is read with C's `atoi`, and a count below 1
+//! or beyond the arguments names no keys at all (the handler then answers
+//! with the command's own error).
 
+use crate::resp::num::c_atoi as atoi;
 use crate::resp::Argv;
-
-/// C's `atoi` as glibc implements it: `strtol` in base 10 (leading
-/// spaces, a sign, digits up to the first other byte, clamped to the
-/// `long` range), then truncated to `int`.
-fn atoi(arg: &[u8]) -> i32 {
-    let text = super::score::c_str(arg);
-    let start = text
-        .iter()
-        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
-        .unwrap_or(text.len());
-    let (negative, digits) = match &text[start..] {
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        rest => (false, rest),
-    };
-    let mut value: i64 = 0;
-    for &b in digits.iter().take_while(|b| b.is_ascii_digit()) {
-        let digit = i64::from(b - b'0');
-        value = if negative {
-            value.saturating_mul(10).saturating_sub(digit)
-        } else {
-            value.saturating_mul(10).saturating_add(digit)
-        };
-    }
-    value as i32
-}
 
 /// `first_key - 1` holds the count; `prefix` keys come before the list.
 fn counted_keys(argv: Argv, prefix: &[usize], first_key: usize, out: &mut Vec<usize>) {
@@ -50,14 +25,14 @@ fn counted_keys(argv: Argv, prefix: &[usize], first_key: usize, out: &mut Vec<us
     out.extend(first_key..first_key + count);
 }
 
-/// `ZUNION ZINTER ZINTERCARD ZDIFF ZMPOP`: `numkeys` at 1.
-pub(super) fn numkeys_at_1(argv: Argv, out: &mut Vec<usize>) {
+/// `ZUNION ZINTER ZINTERCARD ZDIFF ZMPOP SINTERCARD`: `numkeys` at 1.
+pub(crate) fn numkeys_at_1(argv: Argv, out: &mut Vec<usize>) {
     counted_keys(argv, &[], 2, out);
 }
 
 /// `ZUNIONSTORE ZINTERSTORE ZDIFFSTORE`: the destination at 1, `numkeys`
 /// at 2.
-pub(super) fn destination_and_numkeys(argv: Argv, out: &mut Vec<usize>) {
+pub(crate) fn destination_and_numkeys(argv: Argv, out: &mut Vec<usize>) {
     counted_keys(argv, &[1], 3, out);
 }
 
