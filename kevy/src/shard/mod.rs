@@ -109,6 +109,7 @@ pub struct ShardCore {
     timing_counter: u64,
     receive_cursor: usize,
     now_ms: u64,
+    clock_secs: u32,
     arg_ranges: Vec<(u32, u32)>,
     inline_scratch: Vec<u8>,
     key_positions: Vec<usize>,
@@ -137,6 +138,7 @@ impl ShardCore {
             timing_counter: 0,
             receive_cursor: 0,
             now_ms: unix_ms(),
+            clock_secs: 0,
             arg_ranges: Vec::new(),
             inline_scratch: Vec::new(),
             key_positions: Vec::new(),
@@ -148,9 +150,16 @@ impl ShardCore {
         self.shared.shards
     }
 
-    /// Seconds since start, the clock of access times.
+    /// Seconds since start, the clock of access times: read once per batch
+    /// of events (with `now_ms`), not per command.
     pub fn clock(&self) -> u32 {
-        self.shared.started.elapsed().as_secs() as u32
+        self.clock_secs
+    }
+
+    /// Reads the wall clock and the access-time clock for a batch of work.
+    fn refresh_clocks(&mut self) {
+        self.now_ms = unix_ms();
+        self.clock_secs = self.shared.started.elapsed().as_secs() as u32;
     }
 
     pub(crate) fn conn(&mut self, id: ConnId) -> Option<&mut Conn> {
@@ -386,7 +395,7 @@ impl ShardHandler for ShardCore {
     }
 
     fn on_read(&mut self, id: ConnId, bytes: &[u8]) {
-        self.now_ms = unix_ms();
+        self.refresh_clocks();
         self.stats.total_net_input_bytes += bytes.len() as u64;
         if bytes.is_empty() {
             if let Some(conn) = self.conn(id) {
@@ -417,7 +426,7 @@ impl ShardHandler for ShardCore {
     }
 
     fn on_inbox(&mut self) {
-        self.now_ms = unix_ms();
+        self.refresh_clocks();
         let mut cursor = self.receive_cursor;
         // Bounded per iteration so clients of this shard are not starved.
         for _ in 0..4096 {
@@ -469,6 +478,9 @@ impl ShardHandler for ShardCore {
         if !self.dirty.is_empty() || !self.closing.is_empty() {
             return false;
         }
+        // No polling for replies owed by other shards: measured on two cores
+        // shared with the clients, a 20 µs poll raised CPU per request at
+        // pipeline 1 by 15-40% for no throughput gain. Park at once.
         self.mesh.park()
     }
 
