@@ -128,23 +128,21 @@ pub fn write_zset(out: &mut Vec<u8>, zset: &ZSetValue) {
         out.push(RDB_TYPE_ZSET_2);
         rdb::write_length(out, zset.len() as u64);
         // Highest first, as Redis walks its skiplist from the tail.
-        for (member, score) in zset.iter_from(0, true) {
+        for (member, score) in zset.iter_from(zset.len().saturating_sub(1), true) {
             rdb::write_bytes(out, member);
             out.extend_from_slice(&score.to_le_bytes());
         }
     }
 }
 
-/// `_quicklistNodeAllowInsert` in 7.0: the estimate counts the element's
-/// length plus the ziplist-era per-entry overhead.
+/// Redis's `SIZE_ESTIMATE_OVERHEAD`: what a quicklist assumes an entry
+/// adds to a listpack beyond its bytes.
+const ENTRY_ESTIMATE_OVERHEAD: usize = 8;
+
+/// `_quicklistNodeAllowInsert`: may `node` take one more element of `len`
+/// bytes? (An overestimate, as Redis makes it.)
 fn node_allows(node: &ListpackWriter, len: usize) -> bool {
-    let overhead = if len < 254 { 1 } else { 5 }
-        + match len {
-            0..=63 => 1,
-            64..=16383 => 2,
-            _ => 5,
-        };
-    node.count() > 0 && node.byte_len() + len + overhead <= LIST_NODE_MAX_BYTES
+    node.byte_len() + len + ENTRY_ESTIMATE_OVERHEAD <= LIST_NODE_MAX_BYTES
 }
 
 fn write_node(out: &mut Vec<u8>, node: ListpackWriter) {
