@@ -259,3 +259,81 @@ fn read_quicklist(reader: &mut RdbReader, limit: ChunkLimit) -> Result<ListValue
     }
     Ok(list)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::dump::payload::listpack::ListpackWriter;
+
+    fn read(body: &[u8]) -> Result<Value, BadFormat> {
+        let mut reader = RdbReader::new(&body[1..]);
+        read_collection(&mut reader, body[0], &LoadLimits::default()).unwrap_or(Err(BadFormat))
+    }
+
+    fn listpack(items: &[&[u8]]) -> Vec<u8> {
+        let mut packed = ListpackWriter::default();
+        items.iter().for_each(|item| packed.push(item));
+        let bytes = packed.finish();
+        let mut out = vec![bytes.len() as u8];
+        out.extend_from_slice(&bytes);
+        out
+    }
+
+    #[test]
+    fn malformed_collections_are_bad_format() {
+        let with = |kind: u8, rest: &[u8]| [&[kind][..], rest].concat();
+        for bad in [
+            // Duplicate hash fields, set members and sorted-set members.
+            b"\x04\x02\x01f\x01v\x01f\x01w".to_vec(),
+            b"\x02\x02\x01a\x01a".to_vec(),
+            [&b"\x05\x02\x01a"[..], &[0; 8], b"\x01a", &[0; 8]].concat(),
+            with(RDB_TYPE_HASH_LISTPACK, &listpack(&[b"f", b"v", b"f", b"w"])),
+            with(RDB_TYPE_ZSET_LISTPACK, &listpack(&[b"m", b"1", b"m", b"2"])),
+            // Odd pair lists, empty collections, NaN and bad scores.
+            with(RDB_TYPE_HASH_LISTPACK, &listpack(&[b"f", b"v", b"g"])),
+            with(RDB_TYPE_HASH_LISTPACK, &listpack(&[])),
+            with(RDB_TYPE_ZSET_LISTPACK, &listpack(&[b"m", b"x"])),
+            b"\x02\x00".to_vec(),
+            b"\x04\x00".to_vec(),
+            [&b"\x05\x01\x01a"[..], &f64::NAN.to_le_bytes()].concat(),
+            b"\x03\x01\x01a\xfd".to_vec(),
+            // Unsorted intsets, unknown quicklist containers, empty lists.
+            b"\x0b\x0c\x02\x00\x00\x00\x02\x00\x00\x00\x05\x00\x01\x00".to_vec(),
+            with(
+                RDB_TYPE_LIST_QUICKLIST_2,
+                &[&b"\x01\x03"[..], &listpack(&[b"a"])].concat(),
+            ),
+            with(
+                RDB_TYPE_LIST_QUICKLIST_2,
+                &[&b"\x01\x02"[..], &listpack(&[])].concat(),
+            ),
+            // Counts larger than the payload.
+            b"\x02\x80\xff\xff\xff\xff".to_vec(),
+        ] {
+            assert_eq!(read(&bad), Err(BadFormat), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn plain_forms_read() {
+        let Ok(Value::List(list)) = read(b"\x01\x02\x01a\xc0\x07") else {
+            panic!("a plain list reads");
+        };
+        assert_eq!(list.iter().collect::<Vec<_>>(), vec![&b"a"[..], b"7"]);
+        let Ok(Value::ZSet(zset)) = read(b"\x03\x02\x01a\x031.5\x01b\xfe") else {
+            panic!("a text-score sorted set reads");
+        };
+        assert_eq!(zset.score(b"a"), Some(1.5));
+        assert_eq!(zset.score(b"b"), Some(f64::INFINITY));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_objects_never_panic(
+            kind in proptest::sample::select(vec![1u8, 2, 3, 4, 5, 11, 16, 17, 18]),
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+        ) {
+            let _ = read(&[&[kind][..], &body].concat());
+        }
+    }
+}
