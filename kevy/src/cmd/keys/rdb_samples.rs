@@ -95,11 +95,10 @@ const REDIS_HBIG: &str = concat!(
 
 /// `SADD si 5 -3 100 70000 1`: an intset.
 const REDIS_SI: &str =
-    concat!("0b1c0400000005000000fdffffff010000000500000064000000701101000a00534483f95584b0a2",);
+    "0b1c0400000005000000fdffffff010000000500000064000000701101000a00534483f95584b0a2";
 
 /// `SADD ss apple banana cherry 12`: a hashtable set.
-const REDIS_SS: &str =
-    concat!("02040662616e616e61c00c06636865727279056170706c650a00676599117e494ed0",);
+const REDIS_SS: &str = "02040662616e616e61c00c06636865727279056170706c650a00676599117e494ed0";
 
 /// `ZADD z 1 a 2.5 b -3 c 1e100 d 0 e inf f`: a listpack sorted set.
 const REDIS_Z: &str = concat!(
