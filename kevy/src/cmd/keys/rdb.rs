@@ -162,14 +162,41 @@ impl<'a> RdbReader<'a> {
     /// `rdbLoadEncodedStringObject` followed by `tryObjectEncoding`, as
     /// Redis loads a string value.
     pub fn string(&mut self) -> Result<RString, BadFormat> {
+        Ok(RString::from_client(&self.bytes()?))
+    }
+
+    /// Bytes left to read: bounds any count read from the payload.
+    pub fn remaining(&self) -> usize {
+        self.data.len().saturating_sub(self.pos)
+    }
+
+    /// A count of items that each take at least one byte: larger counts
+    /// cannot be honest, and must not size an allocation.
+    pub fn count(&mut self) -> Result<usize, BadFormat> {
+        let (count, encoded) = self.length()?;
+        let count = usize::try_from(count).map_err(|_| BadFormat)?;
+        if encoded || count > self.remaining() {
+            return Err(BadFormat);
+        }
+        Ok(count)
+    }
+
+    /// `rdbLoadBinaryDoubleValue`: 8 bytes, little-endian.
+    pub fn binary_double(&mut self) -> Result<f64, BadFormat> {
+        Ok(f64::from_le_bytes(self.array()?))
+    }
+
+    /// `rdbGenericLoadStringObject` with `RDB_LOAD_PLAIN`: the bytes of a
+    /// string in any of its encodings (integers as their decimal text).
+    pub fn bytes(&mut self) -> Result<Vec<u8>, BadFormat> {
         let (len, encoded) = self.length()?;
         if !encoded {
-            return Ok(RString::from_client(self.take(len)?));
+            return Ok(self.take(len)?.to_vec());
         }
-        match len {
-            RDB_ENC_INT8 => Ok(RString::Int(i64::from(i8::from_le_bytes(self.array()?)))),
-            RDB_ENC_INT16 => Ok(RString::Int(i64::from(i16::from_le_bytes(self.array()?)))),
-            RDB_ENC_INT32 => Ok(RString::Int(i64::from(i32::from_le_bytes(self.array()?)))),
+        let integer = match len {
+            RDB_ENC_INT8 => i64::from(i8::from_le_bytes(self.array()?)),
+            RDB_ENC_INT16 => i64::from(i16::from_le_bytes(self.array()?)),
+            RDB_ENC_INT32 => i64::from(i32::from_le_bytes(self.array()?)),
             RDB_ENC_LZF => {
                 // Redis reads both lengths without checking for the special
                 // encoding flag.
@@ -183,10 +210,13 @@ impl<'a> RdbReader<'a> {
                 if data.len() != len {
                     return Err(BadFormat);
                 }
-                Ok(RString::from_client(&data))
+                return Ok(data);
             }
-            _ => Err(BadFormat),
-        }
+            _ => return Err(BadFormat),
+        };
+        let mut digits = Vec::with_capacity(20);
+        push_i64(&mut digits, integer);
+        Ok(digits)
     }
 }
 
