@@ -143,7 +143,7 @@ fn restore(ctx: &mut ExecCtx, argv: Argv) {
         ctx.reply.error(BAD_PAYLOAD);
         return;
     }
-    let Ok(value) = payload::load(bytes) else {
+    let Ok(value) = payload::load_with(bytes, &payload::LoadLimits::from_config(ctx.config)) else {
         ctx.reply.error(BAD_DATA);
         return;
     };

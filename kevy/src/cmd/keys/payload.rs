@@ -68,7 +68,6 @@ fn read_value(reader: &mut RdbReader, limits: &LoadLimits) -> Result<Value, BadF
 impl LoadLimits {
     /// The encoding limits in the configuration, as commands read them.
     // RESTORE loads with the defaults until it passes its configuration.
-    #[allow(dead_code)]
     pub fn from_config(config: &Config) -> Self {
         LoadLimits {
             hash: crate::cmd::hash::hash_limits(config),
@@ -106,7 +105,8 @@ pub fn verify(payload: &[u8]) -> bool {
 
 /// The value of a verified payload. Like Redis, the object is read from the
 /// whole payload, footer included, and bytes after it are ignored.
-/// Collections get the encodings of the default configuration.
+/// Collections get the encodings of the default configuration (tests).
+#[cfg(test)]
 pub fn load(payload: &[u8]) -> Result<Value, BadFormat> {
     load_with(payload, &LoadLimits::default())
 }

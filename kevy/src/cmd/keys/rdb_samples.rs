@@ -209,14 +209,14 @@ fn zset(entries: &[(&[u8], f64)]) -> Value {
     for &(member, score) in entries {
         zset.insert(member, score, Limits::default());
     }
-    Value::ZSet(zset)
+    Value::ZSet(Box::new(zset))
 }
 
 fn list(elements: &[&[u8]]) -> Value {
-    Value::List(ListValue::from_elements(
+    Value::List(Box::new(ListValue::from_elements(
         ChunkLimit::default(),
         elements.iter().copied(),
-    ))
+    )))
 }
 
 /// Each sample, the value it holds, the encoding kevy gives it and
