@@ -29,14 +29,15 @@ pub static COMMANDS: &[&[CommandSpec]] = &[
 /// Longest command name we look up (longer names cannot exist).
 const MAX_NAME: usize = 32;
 
-type Index = HashMap<&'static str, (usize, &'static CommandSpec)>;
+/// Keyed by the name's bytes, so a lookup needs no UTF-8 check.
+type Index = HashMap<&'static [u8], (usize, &'static CommandSpec)>;
 
 fn index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
         all()
             .enumerate()
-            .map(|(i, spec)| (spec.name, (i, spec)))
+            .map(|(i, spec)| (spec.name.as_bytes(), (i, spec)))
             .collect()
     })
 }
@@ -61,8 +62,7 @@ pub fn lookup_indexed(name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
     for (dst, src) in lower.iter_mut().zip(name) {
         *dst = src.to_ascii_lowercase();
     }
-    let lower = std::str::from_utf8(&lower[..name.len()]).ok()?;
-    index().get(lower).copied()
+    index().get(&lower[..name.len()]).copied()
 }
 
 /// Every command, for `COMMAND` listings.
