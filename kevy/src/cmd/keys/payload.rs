@@ -8,10 +8,10 @@
 //! ```
 //!
 //! The object is RDB-serialized (see [`super::rdb`]; collections in
-//! `rdb_write.rs` and `rdb_read.rs`, their listpack and intset blobs in
-//! `listpack.rs` and `intset.rs`). Each value type is one arm in
-//! [`write_value`] and [`read_value`]; streams are not serialized yet, and
-//! object types kevy cannot read are `ERR Bad data format`.
+//! `rdb_write.rs` and `rdb_read.rs`, streams in `rdb_stream.rs`, their
+//! listpack and intset blobs in `listpack.rs` and `intset.rs`). Each value
+//! type is one arm in [`write_value`] and [`read_value`]; object types kevy
+//! cannot read are `ERR Bad data format`.
 
 #[path = "intset.rs"]
 mod intset;
@@ -22,6 +22,8 @@ mod rdb_read;
 #[cfg(test)]
 #[path = "rdb_samples.rs"]
 mod rdb_samples;
+#[path = "rdb_stream.rs"]
+mod rdb_stream;
 #[path = "rdb_write.rs"]
 mod rdb_write;
 
@@ -52,6 +54,7 @@ fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), NotSerializable> 
         Value::Set(set) => rdb_write::write_set(out, set),
         Value::ZSet(zset) => rdb_write::write_zset(out, zset),
         Value::List(list) => rdb_write::write_list(out, list),
+        Value::Stream(stream) => rdb_stream::write_stream(out, stream),
         #[allow(unreachable_patterns)]
         other => return Err(NotSerializable(other.type_name())),
     }
@@ -61,6 +64,9 @@ fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), NotSerializable> 
 fn read_value(reader: &mut RdbReader, limits: &LoadLimits) -> Result<Value, BadFormat> {
     match reader.byte()? {
         RDB_TYPE_STRING => Ok(Value::Str(reader.string()?)),
+        rdb_stream::RDB_TYPE_STREAM_LISTPACKS_2 => {
+            rdb_stream::read_stream(reader).map(|s| Value::Stream(Box::new(s)))
+        }
         kind => rdb_read::read_collection(reader, kind, limits).unwrap_or(Err(BadFormat)),
     }
 }
