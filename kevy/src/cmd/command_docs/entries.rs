@@ -128,7 +128,9 @@ fn sub_name(listed: &str) -> &str {
 }
 
 pub(super) fn flags(spec: &CommandSpec) -> Vec<&'static str> {
-    let movable = matches!(spec.keys, KeySpec::Custom { .. });
+    // A container (`XGROUP`, `XINFO`) finds its key through a subcommand;
+    // Redis reports `movablekeys` on the subcommands, not the container.
+    let movable = matches!(spec.keys, KeySpec::Custom { .. }) && spec.subcommands.is_empty();
     FLAG_ORDER
         .into_iter()
         .filter(|f| spec.flags.contains(f) || (*f == "movablekeys" && movable))
