@@ -13,6 +13,7 @@
 //! here and turns into a non-zero exit status.
 
 mod bench;
+mod bench_workloads;
 mod ci;
 mod matrix;
 mod memory;
@@ -26,11 +27,13 @@ use std::process::ExitCode;
 const USAGE: &str = "Usage: cargo xtask <command> [options]
 
 Commands:
-  bench   [--requests N] [--threads T] [--quick]
+  bench   [--requests N] [--threads T] [--quick] [--workloads a,b,c]
           kevy against redis-server with redis-benchmark (SET, GET, INCR,
-          MSET at pipeline 1 and 16): throughput and CPU per 1M requests.
-          Defaults: --requests 200000, --threads 2; --quick uses 50000
-          requests unless --requests is given.
+          MSET, LPUSH, LPOP, SADD, HSET, ZADD, ZRANGE, XADD at pipeline 1
+          and 16; --workloads picks some, e.g. lpush,zrange): throughput
+          and CPU per 1M requests. Defaults: --requests 200000,
+          --threads 2; --quick uses 50000 requests unless --requests is
+          given.
   memory  [--keys N] [--quick]
           kevy (--threads 2) against redis-server: memory growth (INFO
           used_memory and process RSS) for N keys of each kind (strings,
