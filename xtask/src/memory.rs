@@ -180,7 +180,8 @@ pub fn run(options: &MemoryOptions) -> Result<(), String> {
     println!();
     print!("{}", table.render());
     println!(
-        "\nused MB: growth of INFO memory's used_memory (kevy's is its own estimate);\n\
+        "\nused MB: growth of INFO memory's used_memory (kevy reports its RSS there while its\n\
+         shards give no estimate of their own);\n\
          RSS MB: growth of the process's VmRSS over the empty server; B/key: RSS growth per key."
     );
     Ok(())
