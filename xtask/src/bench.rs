@@ -2,9 +2,10 @@
 //! run on the same machine with `redis-benchmark`.
 //!
 //! Flow: build kevy in release, start `redis-server` and kevy side by side
-//! on free ports, then for every workload (SET, GET, INCR, MSET at
-//! pipeline 1 and 16) run the same `redis-benchmark` against redis, then
-//! against kevy. Around each run the server's CPU time is read from
+//! on free ports, then for every workload (SET, GET, INCR, MSET, LPUSH,
+//! LPOP, SADD, HSET, ZADD, ZRANGE, XADD at pipeline 1 and 16, or those
+//! `--workloads` names; see `bench_workloads`) run the same
+//! `redis-benchmark` against redis, then against kevy. Around each run the server's CPU time is read from
 //! `/proc/<pid>/stat`, so the table shows both throughput and CPU seconds
 //! per million requests, each as a kevy/redis ratio. Numbers never fail
 //! the command: a run that fails shows `n/a` and the table is still printed.
@@ -14,6 +15,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::bench_workloads::{self, Workload};
 use crate::server_process::{clock_ticks_per_second, find_on_path, ServerProcess};
 use crate::table::Table;
 use crate::workspace;
@@ -24,7 +26,6 @@ const QUICK_REQUESTS: u64 = 50_000;
 const DEFAULT_THREADS: u32 = 2;
 const CLIENTS: u32 = 50;
 const KEYSPACE: u32 = 100_000;
-const WORKLOADS: [&str; 4] = ["set", "get", "incr", "mset"];
 const PIPELINES: [u32; 2] = [1, 16];
 /// A benchmark run that takes longer than this is stuck (a server that
 /// stopped answering); it is killed and reported as n/a.
@@ -33,6 +34,7 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 pub struct BenchOptions {
     requests: u64,
     threads: u32,
+    workloads: Vec<&'static Workload>,
 }
 
 impl BenchOptions {
@@ -40,12 +42,17 @@ impl BenchOptions {
         let mut requests = None;
         let mut threads = DEFAULT_THREADS;
         let mut quick = false;
+        let mut workloads: Vec<&'static Workload> = bench_workloads::ALL.iter().collect();
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--quick" => quick = true,
                 "--requests" => requests = Some(parse_value(arg, args.next())?),
                 "--threads" => threads = parse_value(arg, args.next())?,
+                "--workloads" => {
+                    let list = args.next().ok_or("bench: --workloads needs a list")?;
+                    workloads = bench_workloads::select(list)?;
+                }
                 other => return Err(format!("bench: unknown option '{other}'")),
             }
         }
@@ -58,7 +65,11 @@ impl BenchOptions {
         if requests == 0 || threads == 0 {
             return Err("bench: --requests and --threads must be at least 1".into());
         }
-        Ok(BenchOptions { requests, threads })
+        Ok(BenchOptions {
+            requests,
+            threads,
+            workloads,
+        })
     }
 }
 
@@ -106,7 +117,7 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
         "kevy cpu s/1M",
         "cpu kevy/redis",
     ]);
-    for workload in WORKLOADS {
+    for workload in &options.workloads {
         for pipeline in PIPELINES {
             let run = |server: &mut ServerProcess| {
                 measure(
@@ -126,7 +137,7 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
             };
             let (redis_cpu, kevy_cpu) = (per_million(&on_redis), per_million(&on_kevy));
             table.push(vec![
-                workload.to_uppercase(),
+                workload.name.to_uppercase(),
                 pipeline.to_string(),
                 format_number(on_redis.requests_per_second, 0),
                 format_number(on_kevy.requests_per_second, 0),
@@ -149,11 +160,12 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
 fn measure(
     server: &mut ServerProcess,
     redis_benchmark: &Path,
-    workload: &str,
+    workload: &Workload,
     pipeline: u32,
     requests: u64,
     ticks: f64,
 ) -> Measurement {
+    let name = workload.name;
     if !server.is_alive() {
         eprintln!("{} is no longer running", server.name);
         return Measurement {
@@ -161,19 +173,25 @@ fn measure(
             cpu_seconds: None,
         };
     }
+    if let Err(message) = workload.prefill(server.port, requests) {
+        eprintln!(
+            "{} {name}: preparing the data failed: {message}",
+            server.name
+        );
+    }
     let cpu_before = server.cpu_seconds(ticks);
     let output = run_benchmark(redis_benchmark, server.port, workload, pipeline, requests);
     let cpu_after = server.cpu_seconds(ticks);
     let requests_per_second = match output {
         Ok(csv) => parse_rps(&csv).or_else(|| {
             eprintln!(
-                "{} {workload} -P {pipeline}: no result in redis-benchmark's output:\n{csv}",
+                "{} {name} -P {pipeline}: no result in redis-benchmark's output:\n{csv}",
                 server.name
             );
             None
         }),
         Err(message) => {
-            eprintln!("{} {workload} -P {pipeline}: {message}", server.name);
+            eprintln!("{} {name} -P {pipeline}: {message}", server.name);
             None
         }
     };
@@ -192,15 +210,16 @@ fn measure(
 fn run_benchmark(
     redis_benchmark: &Path,
     port: u16,
-    workload: &str,
+    workload: &Workload,
     pipeline: u32,
     requests: u64,
 ) -> Result<String, String> {
     let mut child = Command::new(redis_benchmark)
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-t", workload])
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
         .args(["-c", &CLIENTS.to_string(), "-n", &requests.to_string()])
         .args(["-r", &KEYSPACE.to_string(), "-P", &pipeline.to_string()])
         .args(["-q", "--csv"])
+        .args(workload.arguments())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -301,6 +320,11 @@ mod tests {
                 .expect("valid options");
         assert_eq!((explicit.requests, explicit.threads), (5, 3));
         assert!(BenchOptions::parse(&args(&["--threads"])).is_err());
+        assert_eq!(quick.workloads.len(), bench_workloads::ALL.len());
+        let some = BenchOptions::parse(&args(&["--workloads", "zrange,lpop"])).expect("valid");
+        let names: Vec<&str> = some.workloads.iter().map(|w| w.name).collect();
+        assert_eq!(names, ["lpop", "zrange"]);
+        assert!(BenchOptions::parse(&args(&["--workloads", "bogus"])).is_err());
     }
 
     #[test]

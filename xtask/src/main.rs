@@ -3,6 +3,8 @@
 //!
 //! - `bench`  — kevy against `redis-server` with `redis-benchmark`, both
 //!   measured in the same run: throughput and CPU per request, as ratios;
+//! - `memory` — kevy against `redis-server`: memory used by N keys of each
+//!   kind of value, filled by pipelined RESP from xtask itself;
 //! - `matrix` — build kevy for every feature combination in
 //!   `ci/matrix.txt` and run the `tests/matrix` suite against each binary;
 //! - `ci`     — format check, clippy, the workspace tests, then the matrix.
@@ -11,8 +13,11 @@
 //! here and turns into a non-zero exit status.
 
 mod bench;
+mod bench_workloads;
 mod ci;
 mod matrix;
+mod memory;
+mod resp_client;
 mod server_process;
 mod table;
 mod workspace;
@@ -22,11 +27,18 @@ use std::process::ExitCode;
 const USAGE: &str = "Usage: cargo xtask <command> [options]
 
 Commands:
-  bench   [--requests N] [--threads T] [--quick]
+  bench   [--requests N] [--threads T] [--quick] [--workloads a,b,c]
           kevy against redis-server with redis-benchmark (SET, GET, INCR,
-          MSET at pipeline 1 and 16): throughput and CPU per 1M requests.
-          Defaults: --requests 200000, --threads 2; --quick uses 50000
-          requests unless --requests is given.
+          MSET, LPUSH, LPOP, SADD, HSET, ZADD, ZRANGE, XADD at pipeline 1
+          and 16; --workloads picks some, e.g. lpush,zrange): throughput
+          and CPU per 1M requests. Defaults: --requests 200000,
+          --threads 2; --quick uses 50000 requests unless --requests is
+          given.
+  memory  [--keys N] [--quick]
+          kevy (--threads 2) against redis-server: memory growth (INFO
+          used_memory and process RSS) for N keys of each kind (strings,
+          hashes, lists, sets, sorted sets), a fresh server per kind.
+          Default --keys 1000000; --quick uses 100000.
   matrix  build kevy for every feature combination in ci/matrix.txt and run
           the tests/matrix suite against each build.
   ci      cargo fmt --check, clippy (-D warnings), cargo test --workspace,
@@ -40,6 +52,7 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "bench" => bench::BenchOptions::parse(rest).and_then(|options| bench::run(&options)),
+        "memory" => memory::MemoryOptions::parse(rest).and_then(|options| memory::run(&options)),
         "matrix" => no_options(rest).and_then(|()| matrix::run()),
         "ci" => no_options(rest).and_then(|()| ci::run()),
         "-h" | "--help" | "help" => {

@@ -1,6 +1,7 @@
 //! A server process for the benchmark: spawned on a free local port,
 //! waited for until it answers a PING, killed (and reaped) on drop, and
-//! measured through `/proc/<pid>/stat` for the CPU time it has used.
+//! measured through `/proc/<pid>/stat` for the CPU time it has used and
+//! `/proc/<pid>/status` for its resident memory.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -61,6 +62,17 @@ impl ServerProcess {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// The operating-system process id, for reading `/proc/<pid>/...`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident set size in bytes (`VmRSS` of `/proc/<pid>/status`).
+    pub fn resident_bytes(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        resident_bytes_from_status(&status)
+    }
+
     /// CPU seconds (user + system, all threads) used so far.
     pub fn cpu_seconds(&self, ticks_per_second: f64) -> Option<f64> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
@@ -85,6 +97,13 @@ pub fn cpu_ticks_from_stat(stat: &str) -> Option<u64> {
     let utime: u64 = fields.nth(11)?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// The `VmRSS:   1234 kB` line of `/proc/<pid>/status`, in bytes.
+pub fn resident_bytes_from_status(status: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kilobytes: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kilobytes.checked_mul(1024)
 }
 
 /// `sysconf(_SC_CLK_TCK)`, asked of `getconf` so xtask needs no libc
@@ -136,7 +155,14 @@ pub fn find_on_path(program: &str) -> Option<std::path::PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use super::cpu_ticks_from_stat;
+    use super::{cpu_ticks_from_stat, resident_bytes_from_status};
+
+    #[test]
+    fn reads_vmrss_in_bytes() {
+        let status = "Name:\tredis-server\nVmPeak:\t  9000 kB\nVmRSS:\t    1200 kB\n";
+        assert_eq!(resident_bytes_from_status(status), Some(1200 * 1024));
+        assert_eq!(resident_bytes_from_status("Name:\tx\n"), None);
+    }
 
     #[test]
     fn reads_utime_and_stime_past_a_name_with_spaces() {
