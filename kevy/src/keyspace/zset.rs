@@ -66,7 +66,9 @@ pub struct ZSetValue {
 #[derive(Clone)]
 enum Form {
     Compact(Compact),
-    Large(Large),
+    // Boxed: the large form's tables would otherwise make every small
+    // sorted set as big as a large one's header (168 bytes).
+    Large(Box<Large>),
 }
 
 impl Default for Form {
@@ -110,11 +112,14 @@ impl ZSetValue {
             Form::Compact(Compact::from_sorted(
                 entries
                     .into_iter()
-                    .map(|(member, score)| Entry { score, member })
+                    .map(|(member, score)| Entry {
+                        score,
+                        member: member.into(),
+                    })
                     .collect(),
             ))
         } else {
-            Form::Large(Large::from_sorted(entries))
+            Form::Large(Box::new(Large::from_sorted(entries)))
         };
         ZSetValue { form }
     }
@@ -204,9 +209,11 @@ impl ZSetValue {
         let Form::Compact(c) = std::mem::take(&mut self.form) else {
             return;
         };
-        self.form = Form::Large(Large::from_sorted(
-            c.into_entries().into_iter().map(|e| (e.member, e.score)),
-        ));
+        self.form = Form::Large(Box::new(Large::from_sorted(
+            c.into_entries()
+                .into_iter()
+                .map(|e| (e.member.as_bytes().into(), e.score)),
+        )));
     }
 
     /// Sets a present member's score; false when the member is absent.
@@ -254,7 +261,7 @@ impl ZSetValue {
         match &mut self.form {
             Form::Compact(c) if rank < c.len() => {
                 let e = c.remove_at(rank);
-                Some((e.member, e.score))
+                Some((e.member.as_bytes().into(), e.score))
             }
             Form::Compact(_) => None,
             Form::Large(l) => l.remove_at(rank),

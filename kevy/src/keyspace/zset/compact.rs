@@ -20,7 +20,7 @@ pub(super) struct Compact {
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub score: f64,
-    pub member: Box<[u8]>,
+    pub member: crate::keyspace::Key,
 }
 
 /// The score a listpack gives back: Redis stores integral scores as
@@ -71,7 +71,13 @@ impl Compact {
     pub fn insert(&mut self, member: Box<[u8]>, score: f64) {
         let score = stored_score(score);
         let at = self.insert_position(score, &member);
-        self.entries.insert(at, Entry { score, member });
+        self.entries.insert(
+            at,
+            Entry {
+                score,
+                member: member.into(),
+            },
+        );
     }
 
     /// Changes the score of the entry at `index`, keeping the order.
