@@ -231,4 +231,23 @@ pub(super) fn line<I: IntoIterator<Item = S>, S: ToString>(parts: I) -> Vec<Stri
 }
 
 /// The number of random cases each family's property runs.
-pub(super) const CASES: u32 = 96;
+pub(super) const CASES: u32 = 128;
+
+#[test]
+fn the_lowered_thresholds_convert_small_collections() {
+    let mut harness = small_harness();
+    harness.run("HSET h f0 1 f1 1 f2 1 f3 1");
+    assert_eq!(harness.encoding("h"), "listpack");
+    harness.run("HSET h f4 1");
+    assert_eq!(harness.encoding("h"), "hashtable");
+    harness.run("SADD s 1 2 3 4");
+    assert_eq!(harness.encoding("s"), "intset");
+    harness.run("SADD s 5");
+    assert_eq!(harness.encoding("s"), "hashtable");
+    harness.run("ZADD z 1 a 2 b 3 c 4 d");
+    assert_eq!(harness.encoding("z"), "listpack");
+    harness.run("ZADD z 5 e");
+    assert_eq!(harness.encoding("z"), "skiplist");
+    harness.run("RPUSH l a b c d e f g");
+    assert!(harness.chunks("l") > 1);
+}

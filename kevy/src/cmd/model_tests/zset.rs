@@ -62,7 +62,8 @@ fn zadd(model: &mut Model, args: &[String]) -> R {
     if nx && xx {
         return err(XX_AND_NX);
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    // Redis rejects GT with LT, and either with NX.
+    if (gt || lt) && (nx || (gt && lt)) {
         return err(GT_LT_NX);
     }
     let zset = match typed!(model, args[1], ZSet) {
@@ -225,7 +226,7 @@ fn command() -> impl Strategy<Value = Vec<String>> {
         1 => (key(), member()).prop_map(|(k, m)| line(["ZSCORE", &k, &m])),
         1 => key().prop_map(|k| line(["ZCARD", &k])),
         1 => (key(), member()).prop_map(|(k, m)| line(["ZRANK", &k, &m])),
-        2 => (key(), -6i64..6, -6i64..6, with_scores.clone()).prop_map(|(k, a, b, w)| {
+        2 => (key(), -6i64..6, -6i64..6, with_scores).prop_map(|(k, a, b, w)| {
             let mut args = line(["ZRANGE".to_string(), k, a.to_string(), b.to_string()]);
             args.extend(w.then(|| "WITHSCORES".to_string()));
             args
