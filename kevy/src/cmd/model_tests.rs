@@ -233,6 +233,31 @@ pub(super) fn line<I: IntoIterator<Item = S>, S: ToString>(parts: I) -> Vec<Stri
 /// The number of random cases each family's property runs.
 pub(super) const CASES: u32 = 128;
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+    /// Every family on the same keys: each type's commands meet every
+    /// other type's values.
+    #[test]
+    fn mixed_type_commands_match_the_model(
+        commands in prop::collection::vec(
+            (
+                prop_oneof![
+                    hash::command(),
+                    list::command(),
+                    set::command(),
+                    zset::command(),
+                    stream::command(),
+                ],
+                any::<u8>(),
+            ),
+            1..60,
+        )
+        .prop_map(stream::assign_ids)
+    ) {
+        check(&commands)?;
+    }
+}
+
 #[test]
 fn the_lowered_thresholds_convert_small_collections() {
     let mut harness = small_harness();

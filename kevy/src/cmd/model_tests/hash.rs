@@ -83,7 +83,7 @@ fn value() -> impl Strategy<Value = String> {
     prop::sample::select(vec!["1", "-2", "7", "x", "y", "a-long-value"]).prop_map(String::from)
 }
 
-fn command() -> impl Strategy<Value = Vec<String>> {
+pub(super) fn command() -> impl Strategy<Value = Vec<String>> {
     prop_oneof![
         4 => (key(), prop::collection::vec((field(), value()), 1..4)).prop_map(|(k, pairs)| {
             let mut args = line(["HSET", &k]);

@@ -142,7 +142,7 @@ fn index() -> impl Strategy<Value = String> {
     (-6i64..6).prop_map(|i| i.to_string())
 }
 
-fn command() -> impl Strategy<Value = Vec<String>> {
+pub(super) fn command() -> impl Strategy<Value = Vec<String>> {
     let push = prop::sample::select(vec!["LPUSH", "RPUSH"]);
     let pop = prop::sample::select(vec!["LPOP", "RPOP"]);
     prop_oneof![

@@ -78,7 +78,7 @@ fn member() -> impl Strategy<Value = String> {
     ]
 }
 
-fn command() -> impl Strategy<Value = Vec<String>> {
+pub(super) fn command() -> impl Strategy<Value = Vec<String>> {
     let combine = prop::sample::select(vec!["SINTER", "SUNION", "SDIFF"]);
     prop_oneof![
         4 => (key(), prop::collection::vec(member(), 1..5)).prop_map(|(k, ms)| {

@@ -103,7 +103,7 @@ pub(super) fn apply(model: &mut Model, args: &[String]) -> R {
 }
 
 /// A command whose IDs are filled in by [`assign_ids`].
-fn command() -> impl Strategy<Value = Vec<String>> {
+pub(super) fn command() -> impl Strategy<Value = Vec<String>> {
     let field = prop::sample::select(vec!["f", "g", "h"]);
     let value = prop::sample::select(vec!["1", "v", "a-longer-value"]);
     prop_oneof![
@@ -133,7 +133,7 @@ fn command() -> impl Strategy<Value = Vec<String>> {
 /// Replaces each "?" with an ID: XADD at position i mostly adds `i+1-0`
 /// (increasing), sometimes a small, likely stale ID; XDEL names IDs some
 /// earlier XADD may have added.
-fn assign_ids(commands: Vec<(Vec<String>, u8)>) -> Vec<Vec<String>> {
+pub(super) fn assign_ids(commands: Vec<(Vec<String>, u8)>) -> Vec<Vec<String>> {
     commands
         .into_iter()
         .enumerate()

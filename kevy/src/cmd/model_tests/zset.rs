@@ -207,7 +207,7 @@ fn zadd_flags() -> impl Strategy<Value = Vec<String>> {
         .prop_map(|flags| flags.into_iter().map(String::from).collect())
 }
 
-fn command() -> impl Strategy<Value = Vec<String>> {
+pub(super) fn command() -> impl Strategy<Value = Vec<String>> {
     let with_scores = prop::bool::ANY;
     prop_oneof![
         5 => (key(), zadd_flags(), prop::collection::vec((score(), member()), 1..4)).prop_map(
