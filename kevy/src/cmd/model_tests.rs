@@ -10,7 +10,9 @@
 //! tree, asks the model ([`Model::apply`]) for the reply Redis would give,
 //! and compares them (after sorting the replies of commands whose order
 //! Redis leaves unspecified). The harness lowers the encoding thresholds
-//! so small collections cross them.
+//! so small collections cross them. The property mixing every family also
+//! runs in RESP3, where [`to_resp3`] turns the model's RESP2 reply into the
+//! framing Redis 7.0 uses for a HELLO 3 client.
 
 mod hash;
 mod list;
@@ -37,6 +39,11 @@ pub(super) enum R {
     Nil,
     NilArr,
     Arr(Vec<R>),
+    /// RESP3 only: null, double, map (flattened pairs) and set.
+    Null,
+    Double(String),
+    Map(Vec<R>),
+    Set(Vec<R>),
 }
 
 pub(super) fn bulk(s: impl Into<String>) -> R {
@@ -121,7 +128,7 @@ macro_rules! typed {
 }
 pub(super) use typed;
 
-/// Parses one RESP2 reply starting at `*pos`.
+/// Parses one RESP2 or RESP3 reply starting at `*pos`.
 fn parse(raw: &[u8], pos: &mut usize) -> R {
     let end = *pos
         + raw[*pos..]
@@ -145,6 +152,10 @@ fn parse(raw: &[u8], pos: &mut usize) -> R {
         }
         b'*' if number() < 0 => R::NilArr,
         b'*' => R::Arr((0..number()).map(|_| parse(raw, pos)).collect()),
+        b'_' => R::Null,
+        b',' => R::Double(line),
+        b'%' => R::Map((0..number() * 2).map(|_| parse(raw, pos)).collect()),
+        b'~' => R::Set((0..number()).map(|_| parse(raw, pos)).collect()),
         other => panic!("unexpected RESP type byte {other}"),
     }
 }
@@ -153,15 +164,54 @@ fn parse(raw: &[u8], pos: &mut usize) -> R {
 /// whose order Redis does not specify.
 fn canonical(command: &str, reply: R) -> R {
     match (command, reply) {
-        ("HGETALL", R::Arr(items)) => {
-            let mut pairs: Vec<Vec<R>> = items.chunks(2).map(<[R]>::to_vec).collect();
-            pairs.sort();
-            R::Arr(pairs.into_iter().flatten().collect())
-        }
+        ("HGETALL", R::Arr(items)) => R::Arr(sorted_pairs(items)),
+        ("HGETALL", R::Map(items)) => R::Map(sorted_pairs(items)),
         ("SMEMBERS" | "SINTER" | "SUNION" | "SDIFF", R::Arr(mut items)) => {
             items.sort();
             R::Arr(items)
         }
+        ("SMEMBERS" | "SINTER" | "SUNION" | "SDIFF", R::Set(mut items)) => {
+            items.sort();
+            R::Set(items)
+        }
+        (_, reply) => reply,
+    }
+}
+
+fn sorted_pairs(items: Vec<R>) -> Vec<R> {
+    let mut pairs: Vec<Vec<R>> = items.chunks(2).map(<[R]>::to_vec).collect();
+    pairs.sort();
+    pairs.into_iter().flatten().collect()
+}
+
+/// The RESP3 form of the model's RESP2 reply to `args`: nulls, maps,
+/// sets, doubles for scores, and WITHSCORES / counted ZPOPMIN replies as
+/// member-score pairs (as Redis 7.0 answers a HELLO 3 client).
+fn to_resp3(args: &[String], reply: R) -> R {
+    let scored_pairs = |items: Vec<R>| {
+        R::Arr(
+            items
+                .chunks(2)
+                .map(|pair| match pair {
+                    [member, R::Bulk(score)] => {
+                        R::Arr(vec![member.clone(), R::Double(score.clone())])
+                    }
+                    _ => unreachable!("scored replies alternate member and score"),
+                })
+                .collect(),
+        )
+    };
+    match (args[0].as_str(), reply) {
+        (_, R::Nil | R::NilArr) => R::Null,
+        ("HGETALL", R::Arr(items)) => R::Map(items),
+        ("SMEMBERS" | "SINTER" | "SUNION" | "SDIFF", R::Arr(items)) => R::Set(items),
+        ("ZSCORE" | "ZINCRBY", R::Bulk(score)) => R::Double(score),
+        ("ZRANGE" | "ZRANGEBYSCORE", R::Arr(items)) if args.len() > 4 => scored_pairs(items),
+        ("ZPOPMIN", R::Arr(items)) if args.len() > 2 => scored_pairs(items),
+        ("ZPOPMIN", R::Arr(items)) => match items.as_slice() {
+            [member, R::Bulk(score)] => R::Arr(vec![member.clone(), R::Double(score.clone())]),
+            _ => R::Arr(items),
+        },
         (_, reply) => reply,
     }
 }
@@ -187,7 +237,13 @@ fn small_harness() -> Harness {
 /// Runs `commands` through kevy and the model; fails on the first reply
 /// that differs, naming the commands so far.
 pub(super) fn check(commands: &[Vec<String>]) -> Result<(), TestCaseError> {
+    check_protocol(commands, false)
+}
+
+/// [`check`] with the harness speaking RESP2 or RESP3.
+fn check_protocol(commands: &[Vec<String>], resp3: bool) -> Result<(), TestCaseError> {
     let mut harness = small_harness();
+    harness.resp3 = resp3;
     let mut model = Model::default();
     for (i, args) in commands.iter().enumerate() {
         let argv: Vec<&[u8]> = args.iter().map(String::as_bytes).collect();
@@ -196,6 +252,7 @@ pub(super) fn check(commands: &[Vec<String>]) -> Result<(), TestCaseError> {
         let got = canonical(&args[0], parse(raw.as_bytes(), &mut pos));
         prop_assert_eq!(pos, raw.len(), "one reply to {:?}", args);
         let want = model.apply(args);
+        let want = if resp3 { to_resp3(args, want) } else { want };
         prop_assert_eq!(
             got,
             want,
@@ -252,9 +309,10 @@ proptest! {
             ),
             1..60,
         )
-        .prop_map(stream::assign_ids)
+        .prop_map(stream::assign_ids),
+        resp3 in any::<bool>(),
     ) {
-        check(&commands)?;
+        check_protocol(&commands, resp3)?;
     }
 }
 
