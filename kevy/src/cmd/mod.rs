@@ -25,6 +25,8 @@ mod hash;
 mod info;
 mod keys;
 mod list;
+#[cfg(test)]
+mod model_tests;
 mod numkeys;
 mod server;
 mod set;
