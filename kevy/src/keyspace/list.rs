@@ -121,6 +121,15 @@ impl ListValue {
         self.len == 0
     }
 
+    /// Room for one more chunk: exactly one for a list's first chunk (most
+    /// lists have one; a default deque allocates four headers), doubling
+    /// after that.
+    fn reserve_chunk(&mut self) {
+        if self.chunks.capacity() == 0 {
+            self.chunks.reserve_exact(1);
+        }
+    }
+
     pub fn push_back(&mut self, data: &[u8]) {
         let size = entry_size(data.len());
         match self.chunks.back_mut() {
@@ -129,6 +138,7 @@ impl ListValue {
                 if let Some(sealed) = last {
                     sealed.compact();
                 }
+                self.reserve_chunk();
                 self.chunks.push_back(Chunk::with_entry(data));
             }
         }
@@ -143,6 +153,7 @@ impl ListValue {
                 if let Some(sealed) = first {
                     sealed.compact();
                 }
+                self.reserve_chunk();
                 self.chunks.push_front(Chunk::with_entry(data));
             }
         }
