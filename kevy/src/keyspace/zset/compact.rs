@@ -71,6 +71,10 @@ impl Compact {
     pub fn insert(&mut self, member: Box<[u8]>, score: f64) {
         let score = stored_score(score);
         let at = self.insert_position(score, &member);
+        // Exact growth: a compact set holds at most zset-max-listpack-entries
+        // members, so copying on each insert stays cheap, and a small set
+        // carries no doubling slack (as a listpack reallocates per insert).
+        self.entries.reserve_exact(1);
         self.entries.insert(
             at,
             Entry {
