@@ -21,7 +21,7 @@ mod read;
 mod tests;
 mod write;
 
-use super::{CommandSpec, Handler, KeyHandler, KeySpec, Route};
+use super::{CommandSpec, KeyHandler};
 use crate::config::Config;
 use crate::keyspace::hash::{HashLimits, HashValue};
 use crate::keyspace::{Db, Value};
@@ -123,23 +123,7 @@ const fn one_key(
     since: &'static str,
     summary: &'static str,
 ) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        acl,
-        keys: KeySpec::Range {
-            first: 1,
-            last: 1,
-            step: 1,
-        },
-        route: Route::Keyed,
-        handler: Handler::Key(handler),
-        group: "hash",
-        since,
-        summary,
-        subcommands: &[],
-    }
+    crate::cmd::keyed(name, arity, flags, acl, handler, "hash", since, summary)
 }
 
 const READ_FAST: &[&str] = &["readonly", "fast"];

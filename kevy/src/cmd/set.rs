@@ -22,7 +22,7 @@ pub(super) mod scan;
 #[cfg(test)]
 mod tests;
 
-use super::{CommandSpec, Handler, KeyHandler, KeySpec, Route};
+use super::{CommandSpec, KeyHandler, KeySpec, Route};
 use crate::config::Config;
 use crate::keyspace::set::{Member, SetLimits, SetValue};
 use crate::keyspace::{Db, Value};
@@ -157,19 +157,7 @@ const fn one_key(
     since: &'static str,
     summary: &'static str,
 ) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        acl,
-        keys: KEY,
-        route: Route::Keyed,
-        handler: Handler::Key(handler),
-        group: "set",
-        since,
-        summary,
-        subcommands: &[],
-    }
+    crate::cmd::keyed(name, arity, flags, acl, handler, "set", since, summary)
 }
 
 /// A row whose keys may live on several shards: run atomically.
@@ -181,11 +169,6 @@ const fn atomic(keys: KeySpec, spec: CommandSpec) -> CommandSpec {
     }
 }
 
-const KEY: KeySpec = KeySpec::Range {
-    first: 1,
-    last: 1,
-    step: 1,
-};
 const ALL_KEYS: KeySpec = KeySpec::Range {
     first: 1,
     last: -1,

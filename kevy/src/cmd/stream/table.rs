@@ -17,23 +17,7 @@ const fn one_key(
     since: &'static str,
     summary: &'static str,
 ) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        acl,
-        keys: KeySpec::Range {
-            first: 1,
-            last: 1,
-            step: 1,
-        },
-        route: Route::Keyed,
-        handler: Handler::Key(handler),
-        group: "stream",
-        since,
-        summary,
-        subcommands: &[],
-    }
+    crate::cmd::keyed(name, arity, flags, acl, handler, "stream", since, summary)
 }
 
 /// A container's row (`XGROUP`, `XINFO`): its subcommands name the key
