@@ -11,6 +11,7 @@
 mod conn;
 mod conn_cmds;
 pub mod coord;
+mod coordinator;
 mod dispatch;
 mod gather;
 mod lock;
