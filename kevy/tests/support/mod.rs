@@ -1,0 +1,172 @@
+//! Shared by the integration tests that talk to a real server: a small
+//! hand-written RESP3 client that keeps reply types, and starting a server
+//! process (kevy or redis-server) on a free port, killed on drop.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Simple(String),
+    Error(String),
+    Int(i64),
+    Bulk(Vec<u8>),
+    Verbatim(String),
+    Null,
+    Array(Vec<Value>),
+    Set(Vec<Value>),
+    Map(Vec<(Value, Value)>),
+    Other(String),
+}
+
+impl Value {
+    pub fn text(&self) -> String {
+        match self {
+            Value::Simple(s) | Value::Error(s) | Value::Verbatim(s) | Value::Other(s) => s.clone(),
+            Value::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+            Value::Int(n) => n.to_string(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    pub fn items(&self) -> &[Value] {
+        match self {
+            Value::Array(items) | Value::Set(items) => items,
+            _ => &[],
+        }
+    }
+}
+
+pub struct Client {
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    pub fn connect(port: u16) -> Client {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        Client {
+            reader: BufReader::new(stream),
+        }
+    }
+
+    pub fn send(&mut self, args: &[&str]) {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for arg in args {
+            out.extend_from_slice(format!("${}\r\n{arg}\r\n", arg.len()).as_bytes());
+        }
+        self.reader.get_mut().write_all(&out).expect("write");
+    }
+
+    pub fn call(&mut self, args: &[&str]) -> Value {
+        self.send(args);
+        self.read().expect("a reply")
+    }
+
+    pub fn line(&mut self) -> Option<String> {
+        let mut line = String::new();
+        let n = self.reader.read_line(&mut line).ok()?;
+        if n == 0 {
+            return None;
+        }
+        Some(line.trim_end_matches("\r\n").to_string())
+    }
+
+    pub fn read(&mut self) -> Option<Value> {
+        let line = self.line()?;
+        let (kind, rest) = line.split_at(1);
+        let count = || rest.parse::<i64>().unwrap_or(-1);
+        Some(match kind {
+            "+" => Value::Simple(rest.to_string()),
+            "-" => Value::Error(rest.to_string()),
+            ":" => Value::Int(count()),
+            "_" => Value::Null,
+            "$" | "=" => {
+                if count() < 0 {
+                    return Some(Value::Null);
+                }
+                let mut data = vec![0; count() as usize + 2];
+                self.reader.read_exact(&mut data).ok()?;
+                data.truncate(data.len() - 2);
+                if kind == "=" {
+                    Value::Verbatim(String::from_utf8_lossy(&data[4..]).into_owned())
+                } else {
+                    Value::Bulk(data)
+                }
+            }
+            "*" | "~" => {
+                if count() < 0 {
+                    return Some(Value::Null);
+                }
+                let mut items = Vec::new();
+                for _ in 0..count() {
+                    items.push(self.read()?);
+                }
+                if kind == "*" {
+                    Value::Array(items)
+                } else {
+                    Value::Set(items)
+                }
+            }
+            "%" => {
+                let mut pairs = Vec::new();
+                for _ in 0..count() {
+                    pairs.push((self.read()?, self.read()?));
+                }
+                Value::Map(pairs)
+            }
+            _ => Value::Other(line.clone()),
+        })
+    }
+}
+
+pub struct ServerProcess {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+pub fn start(program: &str, args: &[&str]) -> ServerProcess {
+    let port = free_port();
+    let child = Command::new(program)
+        .arg("--port")
+        .arg(port.to_string())
+        .args(args)
+        .current_dir(std::env::temp_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{program} did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ServerProcess { child, port }
+}
+
+pub fn kevy(shards: usize) -> ServerProcess {
+    start(
+        env!("CARGO_BIN_EXE_kevy"),
+        &["--threads", &shards.to_string()],
+    )
+}
