@@ -25,51 +25,11 @@ use super::{CommandSpec, KeyHandler};
 use crate::config::Config;
 use crate::keyspace::hash::{HashLimits, HashValue};
 use crate::keyspace::{Db, Value};
-use crate::shard::ShardStats;
 
-/// What a key holds, as a hash command sees it.
-pub(super) enum HashLookup<'k> {
-    Absent,
-    Hash(&'k mut HashValue),
-    /// Another type: the caller replies WRONGTYPE.
-    WrongType,
-}
+/// What a key holds, as a hash command sees it (`Found` is the hash).
+pub(super) type HashLookup<'k> = super::Lookup<'k, HashValue>;
 
-fn classify(value: Option<&mut Value>) -> HashLookup<'_> {
-    match value {
-        None => HashLookup::Absent,
-        Some(Value::Hash(hash)) => HashLookup::Hash(hash),
-        Some(_) => HashLookup::WrongType,
-    }
-}
-
-/// Redis's `lookupKeyRead`: records the access and counts a keyspace hit
-/// (any live key, whatever its type) or miss.
-pub(super) fn lookup_read<'k>(
-    db: &'k mut Db,
-    stats: &mut ShardStats,
-    key: &[u8],
-    now_ms: u64,
-    clock: u32,
-) -> HashLookup<'k> {
-    let entry = db.get_touch(key, now_ms, clock);
-    if entry.is_some() {
-        stats.keyspace_hits += 1;
-    } else {
-        stats.keyspace_misses += 1;
-    }
-    classify(entry.map(|e| &mut e.value))
-}
-
-/// Redis's `lookupKeyWrite`: records the access; no hit/miss statistics.
-pub(super) fn lookup_write<'k>(
-    db: &'k mut Db,
-    key: &[u8],
-    now_ms: u64,
-    clock: u32,
-) -> HashLookup<'k> {
-    classify(db.get_touch(key, now_ms, clock).map(|e| &mut e.value))
-}
+pub(super) use super::{lookup_read, lookup_write};
 
 /// Runs `apply` on the hash at `key`, created empty when the key is
 /// absent (`hashTypeLookupWriteOrCreate`). None when the key holds

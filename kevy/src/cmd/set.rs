@@ -27,51 +27,11 @@ use crate::config::Config;
 use crate::keyspace::set::{Member, SetLimits, SetValue};
 use crate::keyspace::{Db, Value};
 use crate::resp::ReplyBuf;
-use crate::shard::ShardStats;
 
-/// What a key holds, as a set command sees it.
-pub(super) enum SetLookup<'k> {
-    Absent,
-    Set(&'k mut SetValue),
-    /// Another type: the caller replies WRONGTYPE.
-    WrongType,
-}
+/// What a key holds, as a set command sees it (`Found` is the set).
+pub(super) type SetLookup<'k> = super::Lookup<'k, SetValue>;
 
-fn classify(value: Option<&mut Value>) -> SetLookup<'_> {
-    match value {
-        None => SetLookup::Absent,
-        Some(Value::Set(set)) => SetLookup::Set(set),
-        Some(_) => SetLookup::WrongType,
-    }
-}
-
-/// Redis's `lookupKeyRead`: records the access and counts a keyspace hit
-/// (any live key, whatever its type) or miss.
-pub(super) fn lookup_read<'k>(
-    db: &'k mut Db,
-    stats: &mut ShardStats,
-    key: &[u8],
-    now_ms: u64,
-    clock: u32,
-) -> SetLookup<'k> {
-    let entry = db.get_touch(key, now_ms, clock);
-    if entry.is_some() {
-        stats.keyspace_hits += 1;
-    } else {
-        stats.keyspace_misses += 1;
-    }
-    classify(entry.map(|e| &mut e.value))
-}
-
-/// Redis's `lookupKeyWrite`: records the access; no hit/miss statistics.
-pub(super) fn lookup_write<'k>(
-    db: &'k mut Db,
-    key: &[u8],
-    now_ms: u64,
-    clock: u32,
-) -> SetLookup<'k> {
-    classify(db.get_touch(key, now_ms, clock).map(|e| &mut e.value))
-}
+pub(super) use super::{lookup_read, lookup_write};
 
 /// Runs `apply` on the set at `key`, creating it first with `create` when
 /// the key is absent (Redis's `setTypeCreate` + `dbAdd`). None when the

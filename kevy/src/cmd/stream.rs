@@ -27,7 +27,6 @@ use super::errors;
 use crate::keyspace::stream::{parse_id, EntryRef, IdSyntax, ParsedId, StreamId, StreamValue};
 use crate::keyspace::{Db, Value};
 use crate::resp::ReplyBuf;
-use crate::shard::ShardStats;
 
 pub use table::COMMANDS;
 
@@ -35,49 +34,10 @@ const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argu
 const INVALID_START: &str = "ERR invalid start ID for the interval";
 const INVALID_END: &str = "ERR invalid end ID for the interval";
 
-/// What a key holds, as a stream command sees it.
-pub(super) enum StreamLookup<'k> {
-    Absent,
-    Stream(&'k mut StreamValue),
-    /// Another type: the caller replies WRONGTYPE.
-    WrongType,
-}
+/// What a key holds, as a stream command sees it (`Found` is the stream).
+pub(super) type StreamLookup<'k> = super::Lookup<'k, StreamValue>;
 
-fn classify(value: Option<&mut Value>) -> StreamLookup<'_> {
-    match value {
-        None => StreamLookup::Absent,
-        Some(Value::Stream(s)) => StreamLookup::Stream(s),
-        Some(_) => StreamLookup::WrongType,
-    }
-}
-
-/// Redis's `lookupKeyRead`: records the access and counts a keyspace hit
-/// or miss.
-pub(super) fn lookup_read<'k>(
-    db: &'k mut Db,
-    stats: &mut ShardStats,
-    key: &[u8],
-    now_ms: u64,
-    clock: u32,
-) -> StreamLookup<'k> {
-    let entry = db.get_touch(key, now_ms, clock);
-    if entry.is_some() {
-        stats.keyspace_hits += 1;
-    } else {
-        stats.keyspace_misses += 1;
-    }
-    classify(entry.map(|e| &mut e.value))
-}
-
-/// Redis's `lookupKeyWrite`: records the access; no statistics.
-pub(super) fn lookup_write<'k>(
-    db: &'k mut Db,
-    key: &[u8],
-    now_ms: u64,
-    clock: u32,
-) -> StreamLookup<'k> {
-    classify(db.get_touch(key, now_ms, clock).map(|e| &mut e.value))
-}
+pub(super) use super::{lookup_read, lookup_write};
 
 /// The stream at `key`, created empty when absent (the caller has checked
 /// the key holds no other type).

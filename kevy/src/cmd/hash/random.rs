@@ -57,8 +57,8 @@ pub(in crate::cmd) fn hrandfield(ctx: &mut ExecCtx, argv: Argv) {
     match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         HashLookup::Absent => ctx.reply.null(),
         HashLookup::WrongType => ctx.reply.error(errors::WRONGTYPE),
-        HashLookup::Hash(hash) if hash.is_empty() => ctx.reply.null(),
-        HashLookup::Hash(hash) => {
+        HashLookup::Found(hash) if hash.is_empty() => ctx.reply.null(),
+        HashLookup::Found(hash) => {
             let at = ctx.rng.below(hash.len());
             ctx.reply.bulk(hash.pair_at(at).0);
         }
@@ -72,7 +72,7 @@ fn with_count(ctx: &mut ExecCtx, argv: Argv, count: i64, with_values: bool) {
     let hash = match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         HashLookup::Absent => return ctx.reply.array(0),
         HashLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        HashLookup::Hash(hash) => &*hash,
+        HashLookup::Found(hash) => &*hash,
     };
     let size = hash.len();
     let wanted = count.unsigned_abs();

@@ -30,7 +30,7 @@ fn read_hash<'c, 'x>(
             ctx.reply.error(errors::WRONGTYPE);
             None
         }
-        HashLookup::Hash(hash) => Some((&*hash, &mut ctx.reply)),
+        HashLookup::Found(hash) => Some((&*hash, &mut ctx.reply)),
     }
 }
 
@@ -50,7 +50,7 @@ pub(in crate::cmd) fn hmget(ctx: &mut ExecCtx, argv: Argv) {
     let hash = match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         HashLookup::Absent => None,
         HashLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        HashLookup::Hash(hash) => Some(&*hash),
+        HashLookup::Found(hash) => Some(&*hash),
     };
     ctx.reply.array(argv.len() - 2);
     for field in argv.iter().skip(2) {

@@ -74,7 +74,7 @@ pub(in crate::cmd) fn hdel(ctx: &mut ExecCtx, argv: Argv) {
     let (deleted, emptied) = match lookup_write(db, key, now, clock) {
         HashLookup::Absent => return ctx.reply.int(0),
         HashLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        HashLookup::Hash(hash) => {
+        HashLookup::Found(hash) => {
             let mut deleted = 0;
             for field in argv.iter().skip(2) {
                 if hash.remove(field) {

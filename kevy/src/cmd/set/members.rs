@@ -41,7 +41,7 @@ pub(in crate::cmd) fn srem(ctx: &mut ExecCtx, argv: Argv) {
     let (removed, emptied) = match lookup_write(db, key, now, clock) {
         SetLookup::Absent => return ctx.reply.int(0),
         SetLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        SetLookup::Set(set) => {
+        SetLookup::Found(set) => {
             let mut removed = 0;
             for member in argv.iter().skip(2) {
                 if set.remove(member) {
@@ -66,7 +66,7 @@ pub(in crate::cmd) fn scard(ctx: &mut ExecCtx, argv: Argv) {
     match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         SetLookup::Absent => ctx.reply.int(0),
         SetLookup::WrongType => ctx.reply.error(errors::WRONGTYPE),
-        SetLookup::Set(set) => ctx.reply.int(set.len() as i64),
+        SetLookup::Found(set) => ctx.reply.int(set.len() as i64),
     }
 }
 
@@ -76,7 +76,7 @@ pub(in crate::cmd) fn sismember(ctx: &mut ExecCtx, argv: Argv) {
     match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         SetLookup::Absent => ctx.reply.int(0),
         SetLookup::WrongType => ctx.reply.error(errors::WRONGTYPE),
-        SetLookup::Set(set) => ctx.reply.int(i64::from(set.contains(argv.get(2)))),
+        SetLookup::Found(set) => ctx.reply.int(i64::from(set.contains(argv.get(2)))),
     }
 }
 
@@ -87,7 +87,7 @@ pub(in crate::cmd) fn smismember(ctx: &mut ExecCtx, argv: Argv) {
     let set = match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         SetLookup::Absent => None,
         SetLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        SetLookup::Set(set) => Some(&*set),
+        SetLookup::Found(set) => Some(&*set),
     };
     ctx.reply.array(argv.len() - 2);
     for member in argv.iter().skip(2) {
@@ -128,10 +128,10 @@ pub(in crate::cmd) fn smove(ctx: &mut ExecCtx, argv: Argv) {
         return ctx.reply.error(errors::WRONGTYPE);
     }
     let (removed, emptied) = match lookup_write(db, source, now, clock) {
-        SetLookup::Set(set) if source == destination => {
+        SetLookup::Found(set) if source == destination => {
             return ctx.reply.int(i64::from(set.contains(member)));
         }
-        SetLookup::Set(set) => (set.remove(member), set.is_empty()),
+        SetLookup::Found(set) => (set.remove(member), set.is_empty()),
         _ => unreachable!("the source was just found to hold a set"),
     };
     if !removed {

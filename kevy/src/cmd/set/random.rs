@@ -119,8 +119,8 @@ pub(in crate::cmd) fn srandmember(ctx: &mut ExecCtx, argv: Argv) {
     match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         SetLookup::Absent => ctx.reply.null(),
         SetLookup::WrongType => ctx.reply.error(errors::WRONGTYPE),
-        SetLookup::Set(set) if set.is_empty() => ctx.reply.null(),
-        SetLookup::Set(set) => {
+        SetLookup::Found(set) if set.is_empty() => ctx.reply.null(),
+        SetLookup::Found(set) => {
             let at = ctx.rng.below(set.len());
             reply_member(&mut ctx.reply, set.member_at(at));
         }
@@ -137,7 +137,7 @@ fn srandmember_count(ctx: &mut ExecCtx, argv: Argv) {
     let set = match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         SetLookup::Absent => return ctx.reply.array(0),
         SetLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        SetLookup::Set(set) => set,
+        SetLookup::Found(set) => set,
     };
     let size = set.len();
     let wanted = count.unsigned_abs();
@@ -186,11 +186,11 @@ pub(in crate::cmd) fn spop(ctx: &mut ExecCtx, argv: Argv) {
     let emptied = match lookup_write(db, key, now, clock) {
         SetLookup::Absent => return ctx.reply.null(),
         SetLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        SetLookup::Set(set) if set.is_empty() => {
+        SetLookup::Found(set) if set.is_empty() => {
             ctx.reply.null();
             true
         }
-        SetLookup::Set(set) => {
+        SetLookup::Found(set) => {
             let at = ctx.rng.below(set.len());
             reply_member(&mut ctx.reply, set.member_at(at));
             set.remove_at(at);
@@ -213,7 +213,7 @@ fn spop_count(ctx: &mut ExecCtx, argv: Argv) {
     let set = match lookup_write(db, key, now, clock) {
         SetLookup::Absent => return ctx.reply.set(0),
         SetLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        SetLookup::Set(set) => set,
+        SetLookup::Found(set) => set,
     };
     if count == 0 {
         return ctx.reply.set(0);

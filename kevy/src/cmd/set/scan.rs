@@ -130,7 +130,7 @@ pub(in crate::cmd) fn sscan(ctx: &mut ExecCtx, argv: Argv) {
     let set = match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         SetLookup::Absent => return reply_empty_scan(&mut ctx.reply),
         SetLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        SetLookup::Set(set) => set,
+        SetLookup::Found(set) => set,
     };
     let Some(options) = parse_options(&mut ctx.reply, argv, 3) else {
         return;

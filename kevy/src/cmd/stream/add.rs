@@ -204,7 +204,7 @@ pub(super) fn xtrim(ctx: &mut ExecCtx, argv: Argv) {
     match lookup_write(db, argv.get(1), now, clock) {
         StreamLookup::Absent => ctx.reply.int(0),
         StreamLookup::WrongType => ctx.reply.error(errors::WRONGTYPE),
-        StreamLookup::Stream(stream) => {
+        StreamLookup::Found(stream) => {
             let trim = args.trim.expect("XTRIM parsing requires a strategy");
             let deleted = stream.entries.trim(trim);
             ctx.reply.int(deleted as i64);
@@ -218,7 +218,7 @@ pub(super) fn xdel(ctx: &mut ExecCtx, argv: Argv) {
     let stream = match lookup_write(db, argv.get(1), now, clock) {
         StreamLookup::Absent => return ctx.reply.int(0),
         StreamLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        StreamLookup::Stream(stream) => stream,
+        StreamLookup::Found(stream) => stream,
     };
     let mut ids = Vec::with_capacity(argv.len() - 2);
     for i in 2..argv.len() {
@@ -237,7 +237,7 @@ pub(super) fn xlen(ctx: &mut ExecCtx, argv: Argv) {
     match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         StreamLookup::Absent => ctx.reply.int(0),
         StreamLookup::WrongType => ctx.reply.error(errors::WRONGTYPE),
-        StreamLookup::Stream(stream) => ctx.reply.int(stream.entries.len() as i64),
+        StreamLookup::Found(stream) => ctx.reply.int(stream.entries.len() as i64),
     }
 }
 
@@ -275,7 +275,7 @@ pub(super) fn xsetid(ctx: &mut ExecCtx, argv: Argv) {
     let stream = match lookup_write(db, argv.get(1), now, clock) {
         StreamLookup::Absent => return ctx.reply.error(errors::NO_SUCH_KEY),
         StreamLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        StreamLookup::Stream(stream) => &mut stream.entries,
+        StreamLookup::Found(stream) => &mut stream.entries,
     };
     if let Some(top) = stream.last_live_id() {
         if id < top {

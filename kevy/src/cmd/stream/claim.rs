@@ -139,7 +139,7 @@ pub(super) fn xclaim(ctx: &mut ExecCtx, argv: Argv) {
     let db = ctx.keyspace.db(ctx.db_index);
     let stream = match lookup_read(db, ctx.stats, key, now, clock) {
         StreamLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        StreamLookup::Stream(stream) if stream.groups.contains_key(group_name) => stream,
+        StreamLookup::Found(stream) if stream.groups.contains_key(group_name) => stream,
         _ => return no_such_key_or_group(&mut ctx.reply, key, group_name, ""),
     };
     let Some(min_idle) = parse_i64(argv.get(4)) else {
@@ -227,7 +227,7 @@ pub(super) fn xautoclaim(ctx: &mut ExecCtx, argv: Argv) {
     }
     let stream = match found {
         StreamLookup::WrongType => return reply.error(errors::WRONGTYPE),
-        StreamLookup::Stream(stream) if stream.groups.contains_key(group_name) => stream,
+        StreamLookup::Found(stream) if stream.groups.contains_key(group_name) => stream,
         _ => return no_such_key_or_group(reply, key, group_name, ""),
     };
     let StreamValue { entries, groups } = stream;

@@ -106,7 +106,7 @@ pub(super) fn xgroup(ctx: &mut ExecCtx, argv: Argv) {
     let exists = match lookup_write(db, key, now, clock) {
         StreamLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
         StreamLookup::Absent => false,
-        StreamLookup::Stream(stream) => {
+        StreamLookup::Found(stream) => {
             let needs_group = matches!(sub, "setid" | "createconsumer" | "delconsumer");
             if needs_group && !mkstream && !stream.groups.contains_key(group_name) {
                 return no_such_group(&mut ctx.reply, group_name, key);

@@ -41,7 +41,7 @@ pub(super) fn xinfo(ctx: &mut ExecCtx, argv: Argv) {
     let stream = match lookup_read(db, ctx.stats, key, now, clock) {
         StreamLookup::Absent => return ctx.reply.error(errors::NO_SUCH_KEY),
         StreamLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        StreamLookup::Stream(stream) => stream,
+        StreamLookup::Found(stream) => stream,
     };
     let reply = &mut ctx.reply;
     match sub {

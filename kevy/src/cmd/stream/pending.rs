@@ -22,7 +22,7 @@ pub(super) fn xack(ctx: &mut ExecCtx, argv: Argv) {
     let group = match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         StreamLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
         StreamLookup::Absent => None,
-        StreamLookup::Stream(stream) => stream.groups.get_mut(argv.get(2)),
+        StreamLookup::Found(stream) => stream.groups.get_mut(argv.get(2)),
     };
     let Some(group) = group else {
         return ctx.reply.int(0);
@@ -101,7 +101,7 @@ pub(super) fn xpending(ctx: &mut ExecCtx, argv: Argv) {
     let group = match lookup_read(db, ctx.stats, key, now, clock) {
         StreamLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
         StreamLookup::Absent => None,
-        StreamLookup::Stream(stream) => stream.groups.get(group_name),
+        StreamLookup::Found(stream) => stream.groups.get(group_name),
     };
     let Some(group) = group else {
         return no_such_key_or_group(&mut ctx.reply, key, group_name, "");

@@ -49,7 +49,7 @@ fn range(ctx: &mut ExecCtx, argv: Argv, rev: bool) {
     let stream = match lookup_read(db, ctx.stats, argv.get(1), now, clock) {
         StreamLookup::Absent => return ctx.reply.array(0),
         StreamLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
-        StreamLookup::Stream(stream) => &stream.entries,
+        StreamLookup::Found(stream) => &stream.entries,
     };
     if count == Some(0) {
         return ctx.reply.null_array();

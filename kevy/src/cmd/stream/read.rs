@@ -177,7 +177,7 @@ fn resolve_ids(ctx: &mut ExecCtx, argv: Argv, args: &ReadArgs) -> Option<Vec<Str
                 return None;
             }
             StreamLookup::Absent => None,
-            StreamLookup::Stream(stream) => Some(stream),
+            StreamLookup::Found(stream) => Some(stream),
         };
         if let Some((group_at, _)) = args.group {
             let group = argv.get(group_at);
@@ -220,7 +220,7 @@ fn serve(
     let (now, clock) = (ctx.now_ms, ctx.clock);
     let key = argv.get(args.streams_at + i);
     let db = ctx.keyspace.db(ctx.db_index);
-    let StreamLookup::Stream(stream) = lookup_read(db, ctx.stats, key, now, clock) else {
+    let StreamLookup::Found(stream) = lookup_read(db, ctx.stats, key, now, clock) else {
         return false;
     };
     let Some((group_at, consumer_at)) = args.group else {
