@@ -29,13 +29,18 @@ pub(in crate::cmd) struct Harness {
 
 impl Harness {
     pub fn new() -> Self {
+        Harness::with_seed(7)
+    }
+
+    /// A harness whose random commands draw from `seed`.
+    pub fn with_seed(seed: u64) -> Self {
         Harness {
             keyspace: Keyspace::new(16),
             stats: ShardStats::default(),
             config: Config::default(),
             now_ms: NOW,
             resp3: false,
-            rng: SplitMix64::new(7),
+            rng: SplitMix64::new(seed),
         }
     }
 
@@ -115,6 +120,39 @@ impl Harness {
     pub fn set_string(&mut self, key: &str, value: &str) {
         let value = Value::Str(RString::from_client(value.as_bytes()));
         self.keyspace.db(0).set(key.as_bytes(), value, false, 1);
+    }
+
+    /// Runs commands that must succeed, ignoring their replies.
+    pub fn setup(&mut self, lines: &[&str]) {
+        for line in lines {
+            let reply = self.run(line);
+            assert!(!reply.starts_with('-'), "{line}: {reply}");
+        }
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&mut self, ms: u64) {
+        self.now_ms += ms;
+    }
+
+    pub fn exists(&mut self, key: &str) -> bool {
+        let now = self.now_ms;
+        self.keyspace.db(0).contains(key.as_bytes(), now)
+    }
+
+    pub fn set_expire_at(&mut self, key: &str, at: u64) {
+        let now = self.now_ms;
+        self.keyspace
+            .db(0)
+            .set_expire(key.as_bytes(), Some(at), now);
+    }
+
+    /// Change of (hits, misses) while running `line`.
+    pub fn hits_misses_of(&mut self, line: &str) -> (u64, u64) {
+        let before = self.hits_misses();
+        self.run(line);
+        let after = self.hits_misses();
+        (after.0 - before.0, after.1 - before.1)
     }
 
     /// Sets a configuration parameter as `CONFIG SET` would.

@@ -2,7 +2,7 @@
 //! keyspace hit/miss counters, replies at the edges, checked against what
 //! redis-server 7.0.15 answers for the same commands.
 
-use crate::cmd::set::harness::Bench;
+use crate::cmd::set::harness::bench;
 
 fn long(n: usize) -> String {
     "x".repeat(n)
@@ -10,8 +10,8 @@ fn long(n: usize) -> String {
 
 #[test]
 fn conversions_happen_when_redis_converts() {
-    let mut b = Bench::new();
-    b.configure("hash-max-listpack-entries", "128");
+    let mut b = bench();
+    b.set_config("hash-max-listpack-entries", "128");
     let cases: &[(&str, &str)] = &[
         ("HSET a f v", "listpack"),
         (&format!("HSET a f {}", long(64)), "listpack"),
@@ -42,8 +42,8 @@ fn conversions_happen_when_redis_converts() {
         b.run(&format!("HDEL n f{n}"));
     }
     assert!(!b.exists("n"));
-    b.configure("hash-max-listpack-entries", "2");
-    b.configure("hash-max-listpack-value", "3");
+    b.set_config("hash-max-listpack-entries", "2");
+    b.set_config("hash-max-listpack-value", "3");
     b.run("HSET m a 1 b 2");
     assert_eq!(b.encoding("m"), "listpack");
     b.run("HSET m c 3");
@@ -54,7 +54,7 @@ fn conversions_happen_when_redis_converts() {
 
 #[test]
 fn listpack_replies_keep_insertion_order() {
-    let mut b = Bench::new();
+    let mut b = bench();
     b.run("HSET h z 1 a 2 m 3");
     b.run("HSET h a 4");
     b.run("HDEL h z");
@@ -77,7 +77,7 @@ fn listpack_replies_keep_insertion_order() {
 
 #[test]
 fn increments_check_in_redis_order() {
-    let mut b = Bench::new();
+    let mut b = bench();
     b.run("SET str x");
     b.run("HSET h s abc i inf n 10");
     let cases: &[(&str, &str)] = &[
@@ -118,7 +118,7 @@ fn increments_check_in_redis_order() {
 
 #[test]
 fn errors_leave_no_empty_hash() {
-    let mut b = Bench::new();
+    let mut b = bench();
     assert_eq!(
         b.run("HSET h f"),
         "-ERR wrong number of arguments for 'hset' command\r\n"
@@ -139,7 +139,7 @@ fn errors_leave_no_empty_hash() {
 
 #[test]
 fn keyspace_hits_and_misses_count_reads_only() {
-    let mut b = Bench::new();
+    let mut b = bench();
     b.run("HSET h f v");
     let cases: &[(&str, (u64, u64))] = &[
         ("HGET h f", (1, 0)),
@@ -169,7 +169,7 @@ fn keyspace_hits_and_misses_count_reads_only() {
 
 #[test]
 fn random_fields_at_the_edges() {
-    let mut b = Bench::new();
+    let mut b = bench();
     b.run("HSET h a 1 b 2 c 3");
     let cases: &[(&str, &str)] = &[
         ("HRANDFIELD h -9223372036854775808", "-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"),
@@ -196,7 +196,7 @@ fn random_fields_at_the_edges() {
 
 #[test]
 fn big_hashes_scan_with_a_cursor() {
-    let mut b = Bench::new();
+    let mut b = bench();
     for n in 0..600 {
         b.run(&format!("HSET h f{n} v{n}"));
     }
@@ -225,7 +225,7 @@ fn big_hashes_scan_with_a_cursor() {
 
 #[test]
 fn resp3_replies() {
-    let mut b = Bench::new();
+    let mut b = bench();
     b.resp3 = true;
     b.run("HSET h f v");
     assert_eq!(b.run("HGETALL h"), "%1\r\n$1\r\nf\r\n$1\r\nv\r\n");

@@ -2,7 +2,7 @@
 //! counters, replies at the edges, checked against what redis-server
 //! 7.0.15 answers for the same commands.
 
-use super::harness::Bench;
+use super::harness::bench;
 
 fn ints(from: i64, to: i64) -> String {
     (from..=to)
@@ -13,7 +13,7 @@ fn ints(from: i64, to: i64) -> String {
 
 #[test]
 fn encodings_follow_redis() {
-    let mut b = Bench::new();
+    let mut b = bench();
     b.run("SADD i 3 1 2");
     assert_eq!(b.encoding("i"), "intset");
     assert_eq!(
@@ -28,7 +28,7 @@ fn encodings_follow_redis() {
     assert_eq!(b.encoding("big"), "intset");
     b.run("SADD big 512");
     assert_eq!(b.encoding("big"), "hashtable");
-    b.configure("set-max-intset-entries", "2");
+    b.set_config("set-max-intset-entries", "2");
     b.run("SADD small 1 2");
     assert_eq!(b.encoding("small"), "intset");
     b.run("SADD small 3");
@@ -37,7 +37,7 @@ fn encodings_follow_redis() {
 
 #[test]
 fn stored_results_are_built_as_in_redis() {
-    let mut b = Bench::new();
+    let mut b = bench();
     b.run("SADD s1 1 2 3");
     b.run("SADD s2 1 2 3 a");
     b.run("SADD s3 a b c 1 2 3");
@@ -67,7 +67,7 @@ fn stored_results_are_built_as_in_redis() {
 
 #[test]
 fn store_replaces_any_value_and_its_ttl() {
-    let mut b = Bench::new();
+    let mut b = bench();
     b.run("SADD s 1");
     b.run("SADD d x");
     b.set_expire_at("d", b.now_ms + 10_000);
@@ -86,7 +86,7 @@ fn store_replaces_any_value_and_its_ttl() {
 
 #[test]
 fn empty_sets_are_deleted() {
-    let mut b = Bench::new();
+    let mut b = bench();
     b.run("SADD s a b");
     assert_eq!(b.run("SREM s a b c"), ":2\r\n");
     assert!(!b.exists("s"));
@@ -106,7 +106,7 @@ fn empty_sets_are_deleted() {
 
 #[test]
 fn keyspace_hits_and_misses_count_reads_only() {
-    let mut b = Bench::new();
+    let mut b = bench();
     b.run("SADD a 1 2 3");
     b.run("SET str x");
     let cases: &[(&str, (u64, u64))] = &[
@@ -140,7 +140,7 @@ fn keyspace_hits_and_misses_count_reads_only() {
 
 #[test]
 fn operands_are_put_back_after_errors() {
-    let mut b = Bench::new();
+    let mut b = bench();
     b.run("SADD a 1 2");
     b.run("SADD c 2");
     b.run("SET str x");
@@ -154,7 +154,7 @@ fn operands_are_put_back_after_errors() {
 
 #[test]
 fn random_counts_at_the_edges() {
-    let mut b = Bench::new();
+    let mut b = bench();
     b.run("SADD s 1 2 3");
     let out_of_range = "-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807\r\n";
     assert_eq!(b.run("SRANDMEMBER s -9223372036854775808"), out_of_range);
@@ -189,7 +189,7 @@ fn random_counts_at_the_edges() {
 
 #[test]
 fn replies_to_negative_counts_stay_within_proto_max_bulk_len() {
-    let mut b = Bench::new();
+    let mut b = bench();
     b.config.proto_max_bulk_len = 100;
     b.run(&format!("SADD s {}", "m".repeat(50)));
     let too_large = "-ERR value is out of range, the reply would exceed proto-max-bulk-len\r\n";
@@ -204,7 +204,7 @@ fn replies_to_negative_counts_stay_within_proto_max_bulk_len() {
 
 #[test]
 fn big_sets_pop_and_sample_without_repeats() {
-    let mut b = Bench::new();
+    let mut b = bench();
     b.run(&format!("SADD s {}", ints(0, 999)));
     for line in ["SRANDMEMBER s 700", "SRANDMEMBER s 10", "SPOP s 700"] {
         let reply = b.run(line);
@@ -220,7 +220,7 @@ fn big_sets_pop_and_sample_without_repeats() {
 
 #[test]
 fn scans_walk_big_sets_with_a_cursor() {
-    let mut b = Bench::new();
+    let mut b = bench();
     b.run(&format!("SADD s {}", ints(0, 999)));
     let mut cursor = "0".to_string();
     let mut seen = std::collections::BTreeSet::new();
@@ -243,7 +243,7 @@ fn scans_walk_big_sets_with_a_cursor() {
 
 #[test]
 fn resp3_replies() {
-    let mut b = Bench::new();
+    let mut b = bench();
     b.resp3 = true;
     b.run("SADD s 1 2");
     assert_eq!(b.run("SMEMBERS s"), "~2\r\n$1\r\n1\r\n$1\r\n2\r\n");
