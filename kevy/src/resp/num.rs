@@ -1,6 +1,8 @@
 //! Number parsing and formatting exactly as Redis does it (`string2ll`,
 //! `ll2string`, `%.17g`), so replies and error choices match byte for byte.
 
+use std::ffi::c_char;
+
 /// Parses a signed 64-bit integer the strict way Redis's `string2ll` does:
 /// optional `-`, digits, no leading zeros, no `+`, no spaces, no overflow.
 pub fn parse_i64(s: &[u8]) -> Option<i64> {
@@ -115,6 +117,29 @@ pub fn c_atoi(arg: &[u8]) -> i32 {
         };
     }
     value as i32
+}
+
+/// Appends `score` as C's `%.17g`, as Redis prints a double (`inf` and `-inf` for infinities).
+pub fn push_g17(out: &mut Vec<u8>, score: f64) {
+    if score.is_infinite() {
+        out.extend_from_slice(if score > 0.0 { b"inf" } else { b"-inf" });
+        return;
+    }
+    // The longest %.17g text is 24 bytes ("-1.2345678901234567e-308").
+    let mut buf = [0u8; 48];
+    // SAFETY: the format is a NUL-terminated literal taking one double,
+    // which is passed; snprintf writes at most `buf.len()` bytes into
+    // `buf`, NUL included, and keeps no pointer.
+    let written = unsafe {
+        libc::snprintf(
+            buf.as_mut_ptr().cast::<c_char>(),
+            buf.len(),
+            c"%.17g".as_ptr(),
+            score,
+        )
+    };
+    let len = usize::try_from(written).unwrap_or(0).min(buf.len() - 1);
+    out.extend_from_slice(&buf[..len]);
 }
 
 /// Appends the decimal form of `value`.

@@ -11,14 +11,13 @@
 //!   nodes the way `RPUSH` fills a quicklist under the default
 //!   `list-max-listpack-size` (-2, 8 KB).
 
-use std::os::raw::c_char;
-
 use super::listpack::ListpackWriter;
 use super::{intset, rdb};
 use crate::keyspace::hash::HashValue;
 use crate::keyspace::list::ListValue;
 use crate::keyspace::set::{Member, SetValue};
 use crate::keyspace::zset::ZSetValue;
+use crate::resp::num::push_g17;
 
 pub const RDB_TYPE_LIST: u8 = 1;
 pub const RDB_TYPE_SET: u8 = 2;
@@ -77,28 +76,6 @@ pub fn write_set(out: &mut Vec<u8>, set: &SetValue) {
             rdb::write_bytes(out, member.as_bytes(&mut scratch));
         }
     }
-}
-
-/// `%.17g`, as `d2string` prints a score that is not an integer.
-fn push_g17(out: &mut Vec<u8>, score: f64) {
-    if score.is_infinite() {
-        out.extend_from_slice(if score > 0.0 { b"inf" } else { b"-inf" });
-        return;
-    }
-    let mut buf = [0u8; 48];
-    // SAFETY: the format is a NUL-terminated literal taking one double,
-    // which is passed; snprintf writes at most `buf.len()` bytes into
-    // `buf`, NUL included, and keeps no pointer.
-    let written = unsafe {
-        libc::snprintf(
-            buf.as_mut_ptr().cast::<c_char>(),
-            buf.len(),
-            c"%.17g".as_ptr(),
-            score,
-        )
-    };
-    let len = usize::try_from(written).unwrap_or(0).min(buf.len() - 1);
-    out.extend_from_slice(&buf[..len]);
 }
 
 /// `zzlInsertAt`: a score within ±2^62 that is an integer is stored as

@@ -98,28 +98,7 @@ pub(super) fn parse_bound(arg: &[u8]) -> Option<(f64, bool)> {
     (consumed == text.len() && !value.is_nan()).then_some((value, exclusive))
 }
 
-/// Appends `score` as `%.17g` (`inf` and `-inf` for infinities).
-pub(super) fn push_score(out: &mut Vec<u8>, score: f64) {
-    if score.is_infinite() {
-        out.extend_from_slice(if score > 0.0 { b"inf" } else { b"-inf" });
-        return;
-    }
-    // The longest %.17g text is 24 bytes ("-1.2345678901234567e-308").
-    let mut buf = [0u8; 48];
-    // SAFETY: the format is a NUL-terminated literal taking one double,
-    // which is passed; snprintf writes at most `buf.len()` bytes into
-    // `buf`, NUL included, and keeps no pointer.
-    let written = unsafe {
-        libc::snprintf(
-            buf.as_mut_ptr().cast::<c_char>(),
-            buf.len(),
-            c"%.17g".as_ptr(),
-            score,
-        )
-    };
-    let len = usize::try_from(written).unwrap_or(0).min(buf.len() - 1);
-    out.extend_from_slice(&buf[..len]);
-}
+pub(super) use crate::resp::num::push_g17 as push_score;
 
 /// Redis's `double2ll`: the integer a listpack stores for an integral
 /// score within ±2^62.
