@@ -57,10 +57,12 @@ pub fn parse_u64(s: &[u8]) -> Option<u64> {
     Some(value)
 }
 
-/// Parses a `SCAN` cursor as Redis does with `strtoul`: optional `+` or
-/// `-` (negated modulo 2^64), decimal digits; an empty string is 0; a
-/// leading space, trailing garbage or overflow is invalid.
-pub fn parse_cursor(s: &[u8]) -> Option<u64> {
+/// Parses a `SCAN`-family cursor as Redis's `parseScanCursorOrReply` does
+/// with `strtoul` over the C string (up to a NUL byte): optional `+` or `-`
+/// (negated modulo 2^64), decimal digits; an empty string is 0; a leading
+/// space, trailing garbage or overflow is invalid.
+pub fn parse_cursor(arg: &[u8]) -> Option<u64> {
+    let s = c_str(arg);
     let (negative, digits) = match s.first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
@@ -216,6 +218,9 @@ mod tests {
         assert_eq!(parse_cursor(b"+0"), Some(0));
         assert_eq!(parse_cursor(b"00"), Some(0));
         assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"007"), Some(7));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"3\0junk"), Some(3));
         for bad in [
             &b" 1"[..],
             b"1 ",

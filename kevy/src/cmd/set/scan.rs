@@ -11,46 +11,11 @@ use super::{lookup_read, SetLookup};
 use crate::cmd::strings::option_is;
 use crate::cmd::{errors, ExecCtx};
 use crate::glob::glob_match;
+use crate::resp::num::parse_cursor;
 use crate::resp::num::parse_i64;
 use crate::resp::{Argv, ReplyBuf};
 
 const INVALID_CURSOR: &str = "ERR invalid cursor";
-
-/// The cursor as C's `strtoul(s, &end, 10)` reads it, accepted when it
-/// does not start with a space and nothing follows the number: an
-/// optional sign (a minus negates modulo 2^64), digits, and an empty
-/// string is 0. The text ends at a NUL byte, as a C string does.
-pub(in crate::cmd) fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let text = arg
-        .iter()
-        .position(|&b| b == 0)
-        .map_or(arg, |nul| &arg[..nul]);
-    if text.is_empty() {
-        return Some(0);
-    }
-    if text[0].is_ascii_whitespace() || text[0] == 0x0b {
-        return None;
-    }
-    let (negative, digits) = match text[0] {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut value: u64 = 0;
-    for &digit in digits {
-        value = value
-            .checked_mul(10)?
-            .checked_add(u64::from(digit - b'0'))?;
-    }
-    Some(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
-}
 
 /// Parsed `COUNT` and `MATCH` options.
 pub(in crate::cmd) struct ScanOptions<'a> {

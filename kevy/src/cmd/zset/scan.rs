@@ -6,42 +6,16 @@
 //! everything at once with cursor 0 and its scores as a listpack stores
 //! them; a large one walks its slot table, `COUNT` members per call.
 
-use super::score::{c_str, push_listpack_score, push_score};
+use super::score::{push_listpack_score, push_score};
 use super::{option_is, ZLookup};
 use crate::cmd::lookup_read;
 use crate::cmd::{errors, ExecCtx};
 use crate::glob::glob_match;
+use crate::resp::num::parse_cursor;
 use crate::resp::num::parse_i64;
 use crate::resp::Argv;
 
 const INVALID_CURSOR: &str = "ERR invalid cursor";
-
-/// `parseScanCursorOrReply`: `strtoul` in base 10 over the whole C string,
-/// no leading space, no overflow; a negative number wraps as in C.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let text = c_str(arg);
-    let (negative, digits) = match text.first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if digits.is_empty() {
-        // No number: strtoul consumes nothing, valid only for "".
-        return text.is_empty().then_some(0);
-    }
-    let mut value: u64 = 0;
-    for &b in digits {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-    }
-    Some(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
-}
 
 pub(super) fn zscan(ctx: &mut ExecCtx, argv: Argv) {
     let Some(cursor) = parse_cursor(argv.get(2)) else {
