@@ -14,6 +14,8 @@
 //! When `redis-server` is not installed the suite says so on stderr and
 //! passes without comparing: CI installs it, so CI always compares.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -72,19 +74,39 @@ fn wait_ready(port: u16) {
     panic!("server on port {port} did not start");
 }
 
-fn start(program: &str, args: &[String], tag: &str) -> ServerProcess {
+/// Starts redis-server on a free port; retried when another process took
+/// the port between the pick and the bind (the server then exits).
+fn start_redis(program: &str, args: &[String], tag: &str) -> ServerProcess {
+    for _ in 0..5 {
+        let dir = TempDir::new(tag);
+        let port = free_port();
+        let mut child = Command::new(program)
+            .args(["--port", &port.to_string()])
+            .args(args)
+            .current_dir(&dir.0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        wait_ready(port);
+        std::thread::sleep(Duration::from_millis(50));
+        if matches!(child.try_wait(), Ok(None)) {
+            return ServerProcess {
+                child,
+                port,
+                _dir: dir,
+            };
+        }
+    }
+    panic!("{program} could not keep a port");
+}
+
+/// Starts kevy on a port it binds itself (see `support::spawn_kevy`).
+fn start_kevy(args: &[String], tag: &str) -> ServerProcess {
     let dir = TempDir::new(tag);
-    let port = free_port();
-    let mut all: Vec<String> = vec!["--port".into(), port.to_string()];
-    all.extend_from_slice(args);
-    let child = Command::new(program)
-        .args(&all)
-        .current_dir(&dir.0)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-    wait_ready(port);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kevy"));
+    command.args(args).current_dir(&dir.0);
+    let (child, port) = support::spawn_kevy(command);
     ServerProcess {
         child,
         port,
@@ -362,7 +384,7 @@ fn start_pair(threads: usize, tag: &str, skipped: &str) -> Option<(ServerProcess
         eprintln!("\n!!! redis-server is not installed: {skipped} is SKIPPED.\n!!! Install it (apt-get install redis-server) to compare kevy with Redis.\n");
         return None;
     };
-    let redis = start(
+    let redis = start_redis(
         &redis_path,
         &[
             "--save".into(),
@@ -372,8 +394,7 @@ fn start_pair(threads: usize, tag: &str, skipped: &str) -> Option<(ServerProcess
         ],
         &format!("redis{tag}"),
     );
-    let kevy = start(
-        env!("CARGO_BIN_EXE_kevy"),
+    let kevy = start_kevy(
         &["--threads".into(), threads.to_string()],
         &format!("kevy{tag}"),
     );

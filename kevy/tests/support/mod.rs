@@ -164,9 +164,40 @@ pub fn start(program: &str, args: &[&str]) -> ServerProcess {
     ServerProcess { child, port }
 }
 
+/// Starts kevy on a port the kernel picks (`--port 0`), returning the
+/// child and the port read from its "listening on" log line. Picking a
+/// free port first and passing it would race with other tests doing the
+/// same; the log then keeps draining so the server never blocks on it.
+pub fn spawn_kevy(mut command: Command) -> (Child, u16) {
+    let mut child = command
+        .args(["--port", "0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start kevy: {e}"));
+    let stdout = child.stdout.take().expect("stdout was piped");
+    let mut lines = BufReader::new(stdout);
+    let mut line = String::new();
+    let port = loop {
+        line.clear();
+        let n = lines.read_line(&mut line).expect("kevy's log is readable");
+        assert!(n > 0, "kevy exited before listening");
+        if let Some((_, addrs)) = line.split_once("listening on ") {
+            let first = addrs.split_whitespace().next().unwrap_or_default();
+            let port = first.rsplit(':').next().and_then(|p| p.parse().ok());
+            break port.expect("the log line names the bound port");
+        }
+    };
+    std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+    (child, port)
+}
+
 pub fn kevy(shards: usize) -> ServerProcess {
-    start(
-        env!("CARGO_BIN_EXE_kevy"),
-        &["--threads", &shards.to_string()],
-    )
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kevy"));
+    command
+        .args(["--threads", &shards.to_string()])
+        .current_dir(std::env::temp_dir());
+    let (child, port) = spawn_kevy(command);
+    ServerProcess { child, port }
 }

@@ -21,7 +21,7 @@
 //! replies with deadlines, for protocol-level checks.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,6 +57,32 @@ pub fn kevy_bin() -> PathBuf {
     target.join("debug").join("kevy")
 }
 
+/// Reads kevy's log until its "listening on ADDR:PORT" line and returns the
+/// port; the rest of the log is drained on a thread so kevy never blocks.
+fn read_listening_port(child: &mut Child) -> Option<u16> {
+    use std::io::BufRead;
+    let stdout = child.stdout.take()?;
+    let mut lines = std::io::BufReader::new(stdout);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if lines.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if let Some((_, addrs)) = line.split_once("listening on ") {
+            let port = addrs
+                .split_whitespace()
+                .next()?
+                .rsplit(':')
+                .next()?
+                .parse()
+                .ok();
+            std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+            return port;
+        }
+    }
+}
+
 /// A running kevy process, killed and reaped on drop.
 pub struct KevyServer {
     child: Child,
@@ -82,19 +108,26 @@ impl KevyServer {
         let mut last_failure = String::new();
         for _ in 0..START_ATTEMPTS {
             let dir = ScratchDir::new();
-            let port = free_port();
-            let child = Command::new(&bin)
+            // Port 0: kevy binds a port the kernel picks and logs it, so no
+            // other test can race for the same port between pick and bind.
+            let mut child = Command::new(&bin)
                 .arg("--port")
-                .arg(port.to_string())
+                .arg("0")
                 .arg("--threads")
                 .arg(threads.to_string())
                 .args(args)
                 .current_dir(&dir.0)
                 .stdin(Stdio::null())
-                .stdout(Stdio::null())
+                .stdout(Stdio::piped())
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+            let Some(port) = read_listening_port(&mut child) else {
+                let _ = child.kill();
+                let _ = child.wait();
+                last_failure = "exited before logging its port".to_string();
+                continue;
+            };
             let mut server = KevyServer { child, port, dir };
             match server.wait_accepting() {
                 Ok(()) => return server,
@@ -326,13 +359,6 @@ fn answers_ping(port: u16) -> bool {
     }
     let mut first = [0u8; 1];
     matches!(stream.read(&mut first), Ok(1) if first[0] == b'+' || first[0] == b'-')
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free local port")
 }
 
 /// A directory of its own for one server process, removed on drop.
