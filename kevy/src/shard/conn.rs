@@ -84,6 +84,9 @@ pub struct Conn {
     pub created_ms: u64,
     pub last_command_ms: u64,
     pub last_command: &'static str,
+    /// Since when (unix ms) the pending output has been over the soft
+    /// `client-output-buffer-limit`; None while under it.
+    pub over_soft_limit_since_ms: Option<u64>,
 }
 
 impl Conn {
@@ -117,6 +120,7 @@ impl Conn {
             created_ms: now_ms,
             last_command_ms: now_ms,
             last_command: "NULL",
+            over_soft_limit_since_ms: None,
         }
     }
 

@@ -16,6 +16,7 @@ mod dispatch;
 mod gather;
 mod lock;
 pub mod mesh;
+mod output_limit;
 pub mod query;
 #[cfg(test)]
 mod sim_tests;
@@ -450,6 +451,7 @@ impl ShardHandler for ShardCore {
     }
 
     fn take_events(&mut self, dirty: &mut Vec<ConnId>, closing: &mut Vec<ConnId>) {
+        self.enforce_output_limits();
         for id in self.dirty.drain(..) {
             if let Some(conn) = self.conns.get_mut(id).and_then(Option::as_mut) {
                 conn.dirty = false;

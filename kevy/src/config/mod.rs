@@ -33,211 +33,11 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-#[derive(Clone, Copy)]
-enum Kind {
-    Bool,
-    Int { min: i64, max: i64 },
-    Memory,
-    Text,
-    OneOf(&'static [&'static str]),
-    Save,
-    Bind,
-}
+mod directives;
+mod output_limits;
 
-struct Directive {
-    name: &'static str,
-    kind: Kind,
-    default: &'static str,
-    /// Settable with `CONFIG SET` (else only at start).
-    mutable: bool,
-}
-
-const fn d(name: &'static str, kind: Kind, default: &'static str, mutable: bool) -> Directive {
-    Directive {
-        name,
-        kind,
-        default,
-        mutable,
-    }
-}
-
-const I32: Kind = Kind::Int {
-    min: 0,
-    max: i32::MAX as i64,
-};
-
-static DIRECTIVES: &[Directive] = &[
-    d("bind", Kind::Bind, "127.0.0.1", false),
-    d("port", Kind::Int { min: 0, max: 65535 }, "6379", false),
-    d("threads", Kind::Int { min: 0, max: 1024 }, "0", false),
-    d("dir", Kind::Text, ".", true),
-    d("dbfilename", Kind::Text, "dump.rdb", true),
-    d(
-        "databases",
-        Kind::Int {
-            min: 1,
-            max: i32::MAX as i64,
-        },
-        "16",
-        false,
-    ),
-    d("requirepass", Kind::Text, "", true),
-    d("masterauth", Kind::Text, "", true),
-    d("proto-max-bulk-len", Kind::Memory, "536870912", true),
-    d(
-        "client-query-buffer-limit",
-        Kind::Memory,
-        "1073741824",
-        true,
-    ),
-    d(
-        "maxclients",
-        Kind::Int {
-            min: 1,
-            max: i32::MAX as i64,
-        },
-        "10000",
-        true,
-    ),
-    d("hz", Kind::Int { min: 1, max: 500 }, "10", true),
-    d("timeout", I32, "0", true),
-    d("tcp-keepalive", I32, "300", true),
-    d("tcp-backlog", I32, "511", false),
-    d("maxmemory", Kind::Memory, "0", true),
-    d(
-        "maxmemory-policy",
-        Kind::OneOf(&[
-            "volatile-lru",
-            "volatile-lfu",
-            "volatile-random",
-            "volatile-ttl",
-            "allkeys-lru",
-            "allkeys-lfu",
-            "allkeys-random",
-            "noeviction",
-        ]),
-        "noeviction",
-        true,
-    ),
-    d(
-        "loglevel",
-        Kind::OneOf(&["debug", "verbose", "notice", "warning"]),
-        "notice",
-        true,
-    ),
-    d("logfile", Kind::Text, "", false),
-    d("daemonize", Kind::Bool, "no", false),
-    d("protected-mode", Kind::Bool, "yes", true),
-    d("save", Kind::Save, "3600 1 300 100 60 10000", true),
-    d("appendonly", Kind::Bool, "no", true),
-    d(
-        "appendfsync",
-        Kind::OneOf(&["always", "everysec", "no"]),
-        "everysec",
-        true,
-    ),
-    d("lazyfree-lazy-user-del", Kind::Bool, "no", true),
-    d("lazyfree-lazy-user-flush", Kind::Bool, "no", true),
-    d("lazyfree-lazy-expire", Kind::Bool, "no", true),
-    d("lazyfree-lazy-eviction", Kind::Bool, "no", true),
-    d("lazyfree-lazy-server-del", Kind::Bool, "no", true),
-    d(
-        "active-expire-effort",
-        Kind::Int { min: 1, max: 10 },
-        "1",
-        true,
-    ),
-    d(
-        "slowlog-log-slower-than",
-        Kind::Int {
-            min: -1,
-            max: i64::MAX,
-        },
-        "10000",
-        true,
-    ),
-    d(
-        "slowlog-max-len",
-        Kind::Int {
-            min: 0,
-            max: i64::MAX,
-        },
-        "128",
-        true,
-    ),
-    d("notify-keyspace-events", Kind::Text, "", true),
-    d("replica-read-only", Kind::Bool, "yes", true),
-    d("io-threads", Kind::Int { min: 1, max: 128 }, "1", false),
-    d(
-        "supervised",
-        Kind::OneOf(&["upstart", "systemd", "auto", "no"]),
-        "no",
-        false,
-    ),
-    d("pidfile", Kind::Text, "", false),
-    d("unixsocket", Kind::Text, "", false),
-    d("lfu-log-factor", I32, "10", true),
-    d("lfu-decay-time", I32, "1", true),
-    d(
-        "hash-max-listpack-entries",
-        Kind::Int {
-            min: 0,
-            max: i64::MAX,
-        },
-        "512",
-        true,
-    ),
-    d("hash-max-listpack-value", Kind::Memory, "64", true),
-    d(
-        "list-max-listpack-size",
-        Kind::Int {
-            min: i32::MIN as i64,
-            max: i32::MAX as i64,
-        },
-        "-2",
-        true,
-    ),
-    d(
-        "set-max-intset-entries",
-        Kind::Int {
-            min: 0,
-            max: i64::MAX,
-        },
-        "512",
-        true,
-    ),
-    d(
-        "zset-max-listpack-entries",
-        Kind::Int {
-            min: 0,
-            max: i64::MAX,
-        },
-        "128",
-        true,
-    ),
-    d("zset-max-listpack-value", Kind::Memory, "64", true),
-    d("list-compress-depth", I32, "0", true),
-    d("stream-node-max-bytes", Kind::Memory, "4096", true),
-    d(
-        "stream-node-max-entries",
-        Kind::Int {
-            min: 0,
-            max: 999_999_999_999_999,
-        },
-        "100",
-        true,
-    ),
-];
-
-/// Old names Redis 7.0 still accepts (and lists) for renamed directives.
-static ALIASES: &[(&str, &str)] = &[
-    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
-    ("hash-max-ziplist-value", "hash-max-listpack-value"),
-    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
-    ("zset-max-ziplist-value", "zset-max-listpack-value"),
-    ("list-max-ziplist-size", "list-max-listpack-size"),
-    ("slave-read-only", "replica-read-only"),
-];
+use directives::{Directive, Kind, ALIASES, DIRECTIVES};
+pub use output_limits::{ClientClass, OutputLimit, OutputLimits};
 
 /// Parses a Redis memory value: bytes, or a number with `k kb m mb g gb`
 /// (case-insensitive; `k` is 1000, `kb` 1024).
@@ -277,6 +77,7 @@ pub struct Config {
     pub client_query_buffer_limit: u64,
     pub maxclients: u64,
     pub hz: u32,
+    pub output_limits: OutputLimits,
     /// Where the configuration was read from, for `INFO server`.
     pub config_file: Option<PathBuf>,
 }
@@ -295,6 +96,7 @@ impl Default for Config {
             client_query_buffer_limit: 0,
             maxclients: 0,
             hz: 10,
+            output_limits: OutputLimits::default(),
             config_file: None,
         };
         for directive in DIRECTIVES {
@@ -341,6 +143,8 @@ fn canonical(kind: Kind, args: &[&str]) -> Result<String, ConfigError> {
             }
             Ok(parts.join(" "))
         }
+        // Merged with the current value by `Config::canonical_for`.
+        Kind::OutputLimits => OutputLimits::parse(&joined).map(|l| l.to_text()),
         Kind::Bind => {
             let addrs: Vec<&str> = joined.split_whitespace().collect();
             if addrs.is_empty() {
@@ -376,10 +180,23 @@ impl Config {
     pub fn set_startup(&mut self, name: &str, args: &[&str]) -> Result<(), ConfigError> {
         let directive =
             Self::directive(name).ok_or_else(|| ConfigError::UnknownDirective(name.to_string()))?;
-        let value = canonical(directive.kind, args)?;
+        let value = self.canonical_for(directive, args)?;
         self.values.insert(directive.name, value);
         self.refresh_typed();
         Ok(())
+    }
+
+    /// The canonical text of `args` for `directive`; a directive made of
+    /// groups changes only the groups named.
+    fn canonical_for(&self, directive: &Directive, args: &[&str]) -> Result<String, ConfigError> {
+        match directive.kind {
+            Kind::OutputLimits => {
+                let mut limits = self.output_limits;
+                limits.apply(&args.join(" "))?;
+                Ok(limits.to_text())
+            }
+            kind => canonical(kind, args),
+        }
     }
 
     /// Sets a directive at run time (`CONFIG SET`).
@@ -389,7 +206,7 @@ impl Config {
         if !directive.mutable {
             return Err(ConfigError::Immutable);
         }
-        let value = canonical(directive.kind, &[value])?;
+        let value = self.canonical_for(directive, &[value])?;
         self.values.insert(directive.name, value);
         self.refresh_typed();
         Ok(())
@@ -446,6 +263,10 @@ impl Config {
         self.client_query_buffer_limit = self.int("client-query-buffer-limit") as u64;
         self.maxclients = self.int("maxclients") as u64;
         self.hz = self.int("hz").clamp(1, 500) as u32;
+        self.output_limits = self
+            .get("client-output-buffer-limit")
+            .and_then(|text| OutputLimits::parse(text).ok())
+            .unwrap_or_default();
     }
 
     /// Reads `directive value...` lines (Redis's config file format:
