@@ -23,4 +23,4 @@ pub mod slot;
 compile_error!("kevy needs at least one transport feature: enable `mio`");
 
 pub use config::Config;
-pub use server::{RunningServer, Server, ServerError};
+pub use server::{RunningServer, Server, ServerBuilder, ServerError, Transport};

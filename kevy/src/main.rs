@@ -113,7 +113,14 @@ fn main() -> ExitCode {
     }
     let server = Server::new(config);
     let shards = server.shard_count();
-    let running = match server.start_default() {
+    let transport = match server.transport() {
+        Ok(transport) => transport,
+        Err(err) => {
+            log::error!("Failed starting the server: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let running = match server.start() {
         Ok(running) => running,
         Err(err) => {
             log::error!("Failed starting the server: {err}");
@@ -127,7 +134,7 @@ fn main() -> ExitCode {
         std::process::id()
     );
     log::info!(
-        "Running mode=standalone, shards={shards}, listening on {}",
+        "Running mode=standalone, shards={shards}, transport={transport}, listening on {}",
         addrs.join(" ")
     );
     log::info!("Ready to accept connections tcp");

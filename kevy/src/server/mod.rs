@@ -1,7 +1,8 @@
 //! Starting and stopping a server: binds the listeners (one per shard, all
 //! on the same addresses through SO_REUSEPORT), builds the mesh between
-//! shards, and runs each shard's core on its own thread with a backend's
-//! event loop. Also the library entry point ([`Server`]).
+//! shards, and runs each shard's core on its own thread with the event loop
+//! of the chosen backend ([`Transport`]). Also the library entry point:
+//! [`Server::builder`] for programs that embed kevy.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
@@ -11,7 +12,14 @@ use std::thread::JoinHandle;
 use kevy_transport::listen::reserve_port;
 use kevy_transport::{ShardLoop, TransportError};
 
-use crate::config::Config;
+mod affinity;
+mod builder;
+mod transport;
+
+pub use builder::ServerBuilder;
+pub use transport::{Transport, TRANSPORT_ENV};
+
+use crate::config::{Config, ConfigError};
 use crate::shard::mesh::{build_mesh, Doorbell};
 use crate::shard::{ServerShared, ShardCore};
 
@@ -25,6 +33,27 @@ pub enum ServerError {
     Thread(#[source] std::io::Error),
     #[error("no bind address could be used")]
     NothingBound,
+    #[error("unknown transport '{0}' (expected mio, polling or glommio)")]
+    UnknownTransport(String),
+    #[error(
+        "the {name} transport is not compiled into this build (compiled: {compiled}); \
+         rebuild with `--features {feature}`"
+    )]
+    TransportNotCompiled {
+        name: &'static str,
+        feature: &'static str,
+        compiled: String,
+    },
+    #[error("TLS is not compiled into this build; rebuild with `--features tls`")]
+    TlsNotCompiled,
+    #[error("no transport is compiled in")]
+    NoTransport,
+    #[error("invalid configuration '{name}': {source}")]
+    Config {
+        name: String,
+        #[source]
+        source: ConfigError,
+    },
 }
 
 /// A server to start: configuration in, [`RunningServer`] out.
@@ -70,8 +99,34 @@ impl Server {
         }
     }
 
-    /// Binds every shard's listeners, then starts the shard threads.
-    pub fn start<L: ShardLoop>(self) -> Result<RunningServer, ServerError> {
+    /// The backend this server will run on (see [`Transport::resolve`]).
+    pub fn transport(&self) -> Result<Transport, ServerError> {
+        let env = std::env::var(TRANSPORT_ENV).ok();
+        Transport::resolve(
+            self.config.get("transport").unwrap_or("auto"),
+            env.as_deref(),
+        )
+    }
+
+    /// Starts the server on its configured backend.
+    pub fn start(mut self) -> Result<RunningServer, ServerError> {
+        let transport = self.transport()?;
+        // `CONFIG GET transport` reports the backend actually running.
+        let _ = self.config.set_startup("transport", &[transport.name()]);
+        if self.config.get("tls-port").is_some_and(|p| p != "0") && !cfg!(feature = "tls") {
+            return Err(ServerError::TlsNotCompiled);
+        }
+        match transport {
+            #[cfg(feature = "mio")]
+            Transport::Mio => self.start_on::<kevy_transport::mio_backend::MioLoop>(),
+            #[allow(unreachable_patterns)]
+            other => Err(transport::not_compiled(other)),
+        }
+    }
+
+    /// Binds every shard's listeners, then starts the shard threads on the
+    /// backend `L`.
+    pub fn start_on<L: ShardLoop>(self) -> Result<RunningServer, ServerError> {
         let shards = self.shard_count();
         let mut binds = Vec::new();
         for text in &self.config.bind {
@@ -106,12 +161,16 @@ impl Server {
         let meshes = build_mesh(doorbells.clone());
         let shared = Arc::new(ServerShared::new(shards, port));
         let mut threads = Vec::with_capacity(shards);
+        let pin_cores = self.config.get("pin-cores") == Some("yes");
         for (id, (shard_loop, mesh)) in loops.into_iter().zip(meshes).enumerate() {
             let shared = shared.clone();
             let config = self.config.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("kevy-shard-{id}"))
                 .spawn(move || {
+                    if pin_cores {
+                        affinity::pin_to_core(id);
+                    }
                     let mut core = ShardCore::new(id, shared.clone(), config, mesh);
                     if let Err(err) = shard_loop.run(&mut core) {
                         log::error!("Shard {id} stopped: {err}");
@@ -127,11 +186,6 @@ impl Server {
             threads,
             addrs,
         })
-    }
-
-    /// Starts the server on the default backend.
-    pub fn start_default(self) -> Result<RunningServer, ServerError> {
-        self.start::<kevy_transport::mio_backend::MioLoop>()
     }
 }
 
