@@ -2,11 +2,14 @@
 //! built and tested.
 //!
 //! For each combination: `cargo build -p kevy --no-default-features
-//! --features <combo>`, then `cargo test -p kevy-matrix-tests` with
-//! `KEVY_BIN` naming the binary just built, so the one backend-agnostic
-//! suite runs against every build (the test crate itself does not depend
-//! on kevy's features). A table of results follows; the command fails when
-//! any combination failed to build or to pass.
+//! --features <combo>`, then, once for every backend the combination
+//! compiles in, `cargo test -p kevy-matrix-tests` with `KEVY_BIN` naming
+//! the binary just built and `KEVY_TRANSPORT` the backend, so the one
+//! backend-agnostic suite runs against every build and every backend (the
+//! test crate itself does not depend on kevy's features;
+//! `KEVY_MATRIX_FEATURES` tells it which optional parts, such as TLS, the
+//! binary has). A table of results follows, one row per combination and
+//! backend; the command fails when any cell failed to build or to pass.
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -20,6 +23,7 @@ const MATRIX_FILE: &str = "ci/matrix.txt";
 /// What happened to one combination.
 struct ComboResult {
     combo: String,
+    backend: String,
     built: bool,
     tests: Option<TestCounts>,
     seconds: f64,
@@ -57,15 +61,22 @@ pub fn run() -> Result<(), String> {
         ])
         .map_err(|message| eprintln!("{message}"))
         .is_ok();
-        let tests = built.then(|| run_matrix_tests(&combo, &kevy_bin));
-        results.push(ComboResult {
-            combo,
-            built,
-            tests,
-            seconds: started.elapsed().as_secs_f64(),
-        });
+        let build_seconds = started.elapsed().as_secs_f64();
+        for (index, backend) in backends_of(&combo).into_iter().enumerate() {
+            let started = Instant::now();
+            let tests = built.then(|| run_matrix_tests(&combo, backend, &kevy_bin));
+            // The build's time is counted in the first backend's row.
+            let build = if index == 0 { build_seconds } else { 0.0 };
+            results.push(ComboResult {
+                combo: combo.clone(),
+                backend: backend.to_string(),
+                built,
+                tests,
+                seconds: build + started.elapsed().as_secs_f64(),
+            });
+        }
     }
-    let mut table = Table::new(&["combination", "build", "tests", "seconds"]);
+    let mut table = Table::new(&["combination", "backend", "build", "tests", "seconds"]);
     let mut all_ok = true;
     for result in &results {
         let tests_cell = match &result.tests {
@@ -79,6 +90,7 @@ pub fn run() -> Result<(), String> {
         all_ok &= result.built && tests_ok;
         table.push(vec![
             result.combo.clone(),
+            result.backend.clone(),
             if result.built { "ok" } else { "failed" }.to_string(),
             tests_cell,
             format!("{:.1}", result.seconds),
@@ -108,16 +120,27 @@ fn parse_matrix(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Runs the matrix suite against `kevy_bin`, echoing its output and
-/// counting the `test result:` lines of every test binary.
-fn run_matrix_tests(combo: &str, kevy_bin: &std::path::Path) -> TestCounts {
+/// The backends a combination compiles in (the transport features of its
+/// list), in kevy's order of preference.
+fn backends_of(combo: &str) -> Vec<&'static str> {
+    const BACKENDS: [&str; 3] = ["mio", "polling", "glommio"];
+    BACKENDS
+        .into_iter()
+        .filter(|backend| combo.split(',').any(|feature| feature == *backend))
+        .collect()
+}
+
+/// Runs the matrix suite against `kevy_bin` on `backend`, echoing its
+/// output and counting the `test result:` lines of every test binary.
+fn run_matrix_tests(combo: &str, backend: &str, kevy_bin: &std::path::Path) -> TestCounts {
     println!(
-        "$ KEVY_BIN={} cargo test -p kevy-matrix-tests --no-fail-fast",
+        "$ KEVY_BIN={} KEVY_TRANSPORT={backend} cargo test -p kevy-matrix-tests --no-fail-fast",
         kevy_bin.display()
     );
     let child = workspace::cargo()
         .args(["test", "-p", "kevy-matrix-tests", "--no-fail-fast"])
         .env("KEVY_BIN", kevy_bin)
+        .env("KEVY_TRANSPORT", backend)
         .env("KEVY_MATRIX_FEATURES", combo)
         .stdout(Stdio::piped())
         .spawn();
@@ -174,6 +197,17 @@ fn describe(counts: &TestCounts) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_backend_of_a_combination_is_tested() {
+        assert_eq!(backends_of("mio"), ["mio"]);
+        assert_eq!(backends_of("glommio,tls,zstd"), ["glommio"]);
+        assert_eq!(
+            backends_of("glommio,polling,mio,tls"),
+            ["mio", "polling", "glommio"]
+        );
+        assert!(backends_of("tls").is_empty());
+    }
 
     #[test]
     fn matrix_lines_drop_comments_and_blanks() {

@@ -70,6 +70,14 @@ fn read_listening_port(child: &mut Child) -> Option<u16> {
             return None;
         }
         if let Some((_, addrs)) = line.split_once("listening on ") {
+            // Under `cargo xtask matrix` the backend is picked by
+            // KEVY_TRANSPORT (inherited by the child): make sure it runs.
+            if let Ok(backend) = std::env::var("KEVY_TRANSPORT") {
+                assert!(
+                    line.contains(&format!("transport={backend},")),
+                    "kevy runs another backend than KEVY_TRANSPORT={backend}: {line}"
+                );
+            }
             let port = addrs
                 .split_whitespace()
                 .next()?
