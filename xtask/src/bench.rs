@@ -5,7 +5,11 @@
 //! on free ports, then for every workload (SET, GET, INCR, MSET, LPUSH,
 //! LPOP, SADD, HSET, ZADD, ZRANGE, XADD at pipeline 1 and 16, or those
 //! `--workloads` names; see `bench_workloads`) run the same
-//! `redis-benchmark` against redis, then against kevy. Around each run the server's CPU time is read from
+//! `redis-benchmark` against redis, then against kevy. `--transport
+//! mio|polling|glommio|all` picks kevy's backend(s): with `all`, kevy is
+//! built with every backend and one kevy per backend runs beside redis, and
+//! the table gets a row per server with each backend's throughput also as a
+//! ratio to the best backend's. Around each run the server's CPU time is read from
 //! `/proc/<pid>/stat`, so the table shows both throughput and CPU seconds
 //! per million requests, each as a kevy/redis ratio. Numbers never fail
 //! the command: a run that fails shows `n/a` and the table is still printed.
@@ -35,6 +39,23 @@ pub struct BenchOptions {
     requests: u64,
     threads: u32,
     workloads: Vec<&'static Workload>,
+    /// kevy backends to measure; empty = the default build's default.
+    transports: Vec<&'static str>,
+}
+
+const TRANSPORTS: [&str; 3] = ["mio", "polling", "glommio"];
+
+fn parse_transports(text: &str) -> Result<Vec<&'static str>, String> {
+    if text == "all" {
+        return Ok(TRANSPORTS.to_vec());
+    }
+    text.split(',')
+        .map(|name| {
+            TRANSPORTS.into_iter().find(|t| *t == name).ok_or_else(|| {
+                format!("bench: unknown transport '{name}' (mio, polling, glommio or all)")
+            })
+        })
+        .collect()
 }
 
 impl BenchOptions {
@@ -43,12 +64,17 @@ impl BenchOptions {
         let mut threads = DEFAULT_THREADS;
         let mut quick = false;
         let mut workloads: Vec<&'static Workload> = bench_workloads::ALL.iter().collect();
+        let mut transports = Vec::new();
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--quick" => quick = true,
                 "--requests" => requests = Some(parse_value(arg, args.next())?),
                 "--threads" => threads = parse_value(arg, args.next())?,
+                "--transport" => {
+                    let list = args.next().ok_or("bench: --transport needs a name")?;
+                    transports = parse_transports(list)?;
+                }
                 "--workloads" => {
                     let list = args.next().ok_or("bench: --workloads needs a list")?;
                     workloads = bench_workloads::select(list)?;
@@ -69,6 +95,7 @@ impl BenchOptions {
             requests,
             threads,
             workloads,
+            transports,
         })
     }
 }
@@ -93,33 +120,51 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
                     (Debian: apt-get install redis-server redis-tools)"
             .into());
     };
-    workspace::run_cargo(&["build", "--release", "-p", "kevy"])?;
-    let kevy = workspace::target_dir().join("release").join("kevy");
+    let mut build = vec!["build", "--release", "-p", "kevy"];
+    let features = options.transports.join(",");
+    if !options.transports.is_empty() {
+        build.extend(["--features", &features]);
+    }
+    workspace::run_cargo(&build)?;
+    let kevy_bin = workspace::target_dir().join("release").join("kevy");
     let ticks = clock_ticks_per_second();
 
     let save_off = ["--save", "", "--appendonly", "no"];
     let mut redis = ServerProcess::start("redis-server", &redis_server, &save_off)?;
     let threads = options.threads.to_string();
-    let mut kevy = ServerProcess::start("kevy", &kevy, &["--threads", &threads])?;
+    let mut kevys = Vec::new();
+    let backends: Vec<Option<&str>> = if options.transports.is_empty() {
+        vec![None]
+    } else {
+        options.transports.iter().map(|t| Some(*t)).collect()
+    };
+    for backend in backends {
+        let mut args = vec!["--threads", threads.as_str()];
+        if let Some(backend) = backend {
+            args.extend(["--transport", backend]);
+        }
+        let label = match backend {
+            None => "kevy",
+            Some("mio") => "kevy-mio",
+            Some("polling") => "kevy-polling",
+            Some(_) => "kevy-glommio",
+        };
+        let server = ServerProcess::start(label, &kevy_bin, &args)?;
+        println!(
+            "{label} (--threads {}) on port {}",
+            options.threads, server.port
+        );
+        kevys.push(server);
+    }
     println!(
-        "redis-server on port {}, kevy (--threads {}) on port {}; {} requests per run, \
-         {CLIENTS} clients, {KEYSPACE} random keys",
-        redis.port, options.threads, kevy.port, options.requests
+        "redis-server on port {}; {} requests per run, {CLIENTS} clients, {KEYSPACE} random keys",
+        redis.port, options.requests
     );
 
-    let mut table = Table::new(&[
-        "workload",
-        "pipeline",
-        "redis rps",
-        "kevy rps",
-        "kevy/redis",
-        "redis cpu s/1M",
-        "kevy cpu s/1M",
-        "cpu kevy/redis",
-    ]);
+    let mut rows = Vec::new();
     for workload in &options.workloads {
         for pipeline in PIPELINES {
-            let run = |server: &mut ServerProcess| {
+            let mut run = |server: &mut ServerProcess| {
                 measure(
                     server,
                     &redis_benchmark,
@@ -130,31 +175,110 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
                 )
             };
             let on_redis = run(&mut redis);
-            let on_kevy = run(&mut kevy);
-            let per_million = |m: &Measurement| {
-                m.cpu_seconds
-                    .map(|cpu| cpu * 1_000_000.0 / options.requests as f64)
-            };
-            let (redis_cpu, kevy_cpu) = (per_million(&on_redis), per_million(&on_kevy));
-            table.push(vec![
-                workload.name.to_uppercase(),
-                pipeline.to_string(),
-                format_number(on_redis.requests_per_second, 0),
-                format_number(on_kevy.requests_per_second, 0),
-                format_ratio(on_kevy.requests_per_second, on_redis.requests_per_second),
-                format_number(redis_cpu, 3),
-                format_number(kevy_cpu, 3),
-                format_ratio(kevy_cpu, redis_cpu),
-            ]);
+            let on_kevys: Vec<Measurement> = kevys.iter_mut().map(&mut run).collect();
+            rows.push((workload.name.to_uppercase(), pipeline, on_redis, on_kevys));
         }
     }
+    let per_million = |m: &Measurement| {
+        m.cpu_seconds
+            .map(|cpu| cpu * 1_000_000.0 / options.requests as f64)
+    };
     println!();
-    print!("{}", table.render());
+    if kevys.len() == 1 {
+        print!("{}", side_by_side(&rows, per_million));
+    } else {
+        let names: Vec<&str> = kevys.iter().map(|k| k.name).collect();
+        print!("{}", per_backend(&rows, &names, per_million));
+    }
     println!(
         "\nrps: requests per second as redis-benchmark reports it (an MSET request sets 10 keys);\n\
          cpu s/1M: the server's user+system CPU seconds per million requests; ratios are kevy/redis."
     );
     Ok(())
+}
+
+/// (workload, pipeline, redis's measurement, each kevy's measurement).
+type Row = (String, u32, Measurement, Vec<Measurement>);
+
+/// One kevy: a line per workload with redis and kevy side by side.
+fn side_by_side(rows: &[Row], per_million: impl Fn(&Measurement) -> Option<f64>) -> String {
+    let mut table = Table::new(&[
+        "workload",
+        "pipeline",
+        "redis rps",
+        "kevy rps",
+        "kevy/redis",
+        "redis cpu s/1M",
+        "kevy cpu s/1M",
+        "cpu kevy/redis",
+    ]);
+    for (name, pipeline, on_redis, on_kevys) in rows {
+        let on_kevy = &on_kevys[0];
+        let (redis_cpu, kevy_cpu) = (per_million(on_redis), per_million(on_kevy));
+        table.push(vec![
+            name.clone(),
+            pipeline.to_string(),
+            format_number(on_redis.requests_per_second, 0),
+            format_number(on_kevy.requests_per_second, 0),
+            format_ratio(on_kevy.requests_per_second, on_redis.requests_per_second),
+            format_number(redis_cpu, 3),
+            format_number(kevy_cpu, 3),
+            format_ratio(kevy_cpu, redis_cpu),
+        ]);
+    }
+    table.render()
+}
+
+/// Several backends: a line per server, each kevy also against the best
+/// backend's throughput on that workload.
+fn per_backend(
+    rows: &[Row],
+    names: &[&str],
+    per_million: impl Fn(&Measurement) -> Option<f64>,
+) -> String {
+    let mut table = Table::new(&[
+        "workload",
+        "pipeline",
+        "server",
+        "rps",
+        "rps/redis",
+        "rps/best",
+        "cpu s/1M",
+        "cpu/redis",
+    ]);
+    for (name, pipeline, on_redis, on_kevys) in rows {
+        let redis_cpu = per_million(on_redis);
+        table.push(vec![
+            name.clone(),
+            pipeline.to_string(),
+            "redis-server".into(),
+            format_number(on_redis.requests_per_second, 0),
+            String::new(),
+            String::new(),
+            format_number(redis_cpu, 3),
+            String::new(),
+        ]);
+        let best = on_kevys
+            .iter()
+            .filter_map(|m| m.requests_per_second)
+            .fold(None, |best: Option<f64>, rps| {
+                Some(best.map_or(rps, |b| b.max(rps)))
+            });
+        for (on_kevy, server) in on_kevys.iter().zip(names) {
+            let kevy_cpu = per_million(on_kevy);
+            table.push(vec![
+                String::new(),
+                String::new(),
+                server.to_string(),
+                format_number(on_kevy.requests_per_second, 0),
+                format_ratio(on_kevy.requests_per_second, on_redis.requests_per_second),
+                format_ratio(on_kevy.requests_per_second, best),
+                format_number(kevy_cpu, 3),
+                format_ratio(kevy_cpu, redis_cpu),
+            ]);
+        }
+    }
+    table.render()
 }
 
 fn measure(
@@ -314,6 +438,12 @@ mod tests {
     fn quick_lowers_the_default_but_not_an_explicit_count() {
         let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let quick = BenchOptions::parse(&args(&["--quick"])).expect("valid options");
+        assert!(quick.transports.is_empty());
+        let all = BenchOptions::parse(&args(&["--transport", "all"])).expect("valid");
+        assert_eq!(all.transports, ["mio", "polling", "glommio"]);
+        let two = BenchOptions::parse(&args(&["--transport", "mio,glommio"])).expect("valid");
+        assert_eq!(two.transports, ["mio", "glommio"]);
+        assert!(BenchOptions::parse(&args(&["--transport", "uring"])).is_err());
         assert_eq!(quick.requests, QUICK_REQUESTS);
         let explicit =
             BenchOptions::parse(&args(&["--quick", "--requests", "5", "--threads", "3"]))

@@ -28,6 +28,7 @@ const USAGE: &str = "Usage: cargo xtask <command> [options]
 
 Commands:
   bench   [--requests N] [--threads T] [--quick] [--workloads a,b,c]
+          [--transport mio|polling|glommio|all]
           kevy against redis-server with redis-benchmark (SET, GET, INCR,
           MSET, LPUSH, LPOP, SADD, HSET, ZADD, ZRANGE, XADD at pipeline 1
           and 16; --workloads picks some, e.g. lpush,zrange): throughput
