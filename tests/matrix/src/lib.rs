@@ -107,6 +107,12 @@ impl KevyServer {
     /// Starts kevy with `--threads <threads>` and further `--name value`
     /// arguments, on a free port, and waits until it answers a PING.
     pub fn start_with(threads: usize, args: &[&str]) -> KevyServer {
+        KevyServer::try_start_with(threads, args).unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// As [`KevyServer::start_with`], returning why kevy did not start
+    /// instead of panicking.
+    pub fn try_start_with(threads: usize, args: &[&str]) -> Result<KevyServer, String> {
         let bin = kevy_bin();
         assert!(
             bin.is_file(),
@@ -138,11 +144,11 @@ impl KevyServer {
             };
             let mut server = KevyServer { child, port, dir };
             match server.wait_accepting() {
-                Ok(()) => return server,
+                Ok(()) => return Ok(server),
                 Err(failure) => last_failure = failure,
             }
         }
-        panic!("kevy did not start: {last_failure}");
+        Err(format!("kevy did not start: {last_failure}"))
     }
 
     fn wait_accepting(&mut self) -> Result<(), String> {
@@ -367,6 +373,29 @@ fn answers_ping(port: u16) -> bool {
     }
     let mut first = [0u8; 1];
     matches!(stream.read(&mut first), Ok(1) if first[0] == b'+' || first[0] == b'-')
+}
+
+/// Files a test writes (certificates, config files), in a directory of
+/// their own that is removed on drop.
+pub struct ScratchFiles(ScratchDir);
+
+impl Default for ScratchFiles {
+    fn default() -> Self {
+        ScratchFiles::new()
+    }
+}
+
+impl ScratchFiles {
+    pub fn new() -> ScratchFiles {
+        ScratchFiles(ScratchDir::new())
+    }
+
+    /// Writes `contents` to `name` in the directory; returns its path.
+    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.0 .0.join(name);
+        std::fs::write(&path, contents).expect("the temp dir is writable");
+        path
+    }
 }
 
 /// A directory of its own for one server process, removed on drop.
