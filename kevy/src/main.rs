@@ -138,6 +138,11 @@ fn main() -> ExitCode {
         addrs.join(" ")
     );
     log::info!("Ready to accept connections tcp");
+    if !running.tls_addrs().is_empty() {
+        let tls: Vec<String> = running.tls_addrs().iter().map(ToString::to_string).collect();
+        log::info!("TLS listening on {}", tls.join(" "));
+        log::info!("Ready to accept connections tls");
+    }
 
     while !running.is_stopping() {
         if signalled.load(Ordering::SeqCst) {

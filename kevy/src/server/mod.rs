@@ -14,9 +14,10 @@ use kevy_transport::{ShardLoop, TransportError};
 
 mod affinity;
 mod builder;
+mod tls;
 mod transport;
 
-pub use builder::ServerBuilder;
+pub use builder::{ServerBuilder, TlsOptions};
 pub use transport::{Transport, TRANSPORT_ENV};
 
 use crate::config::{Config, ConfigError};
@@ -46,6 +47,9 @@ pub enum ServerError {
     },
     #[error("TLS is not compiled into this build; rebuild with `--features tls`")]
     TlsNotCompiled,
+    #[cfg(feature = "tls")]
+    #[error("TLS configuration: {0}")]
+    Tls(#[from] kevy_transport::tls::TlsError),
     #[error("no transport is compiled in")]
     NoTransport,
     #[error("invalid configuration '{name}': {source}")]
@@ -67,6 +71,7 @@ pub struct RunningServer {
     doorbells: Arc<[Doorbell]>,
     threads: Vec<JoinHandle<()>>,
     addrs: Vec<SocketAddr>,
+    tls_addrs: Vec<SocketAddr>,
 }
 
 fn parse_bind(text: &str, port: u16) -> Result<(SocketAddr, bool), ServerError> {
@@ -128,33 +133,23 @@ impl Server {
     /// backend `L`.
     pub fn start_on<L: ShardLoop>(self) -> Result<RunningServer, ServerError> {
         let shards = self.shard_count();
-        let mut binds = Vec::new();
-        for text in &self.config.bind {
-            binds.push(parse_bind(text, self.config.port)?);
-        }
-        // Reserve each address first (port 0 resolved, optional addresses
-        // skipped); the reservations hold the port without listening while
-        // every shard binds its listener, then are dropped.
-        let mut addrs = Vec::new();
-        let mut port = self.config.port;
-        let mut reservations = Vec::new();
-        for (addr, optional) in &binds {
-            let addr = SocketAddr::new(addr.ip(), port);
-            match reserve_port(addr) {
-                Ok((socket, bound)) => {
-                    port = bound.port();
-                    addrs.push(bound);
-                    reservations.push(socket);
-                }
-                Err(err) if *optional => log::warn!("Could not bind {addr} (optional): {err}"),
-                Err(err) => return Err(err.into()),
+        let tls_port = tls::tls_port(&self.config);
+        let tls_config = match tls_port {
+            Some(_) => Some(tls::server_config(&self.config)?),
+            None => None,
+        };
+        let (addrs, port, mut reservations) = reserve(&self.config.bind, self.config.port)?;
+        let (tls_addrs, tls_reservations) = match tls_port {
+            Some(tls_port) => {
+                let (tls_addrs, _, held) = reserve(&self.config.bind, tls_port)?;
+                (tls_addrs, held)
             }
-        }
-        if addrs.is_empty() {
-            return Err(ServerError::NothingBound);
-        }
+            None => (Vec::new(), Vec::new()),
+        };
+        reservations.extend(tls_reservations);
+        let listen: Vec<SocketAddr> = addrs.iter().chain(&tls_addrs).copied().collect();
         let loops = (0..shards)
-            .map(|_| L::bind(&addrs))
+            .map(|_| L::bind(&listen))
             .collect::<Result<Vec<_>, _>>()?;
         drop(reservations);
         let doorbells: Arc<[Doorbell]> = loops.iter().map(|l| Doorbell::new(l.waker())).collect();
@@ -165,14 +160,15 @@ impl Server {
         for (id, (shard_loop, mesh)) in loops.into_iter().zip(meshes).enumerate() {
             let shared = shared.clone();
             let config = self.config.clone();
+            let tls = tls_config.clone().map(|c| (c, tls_addrs.clone()));
             let handle = std::thread::Builder::new()
                 .name(format!("kevy-shard-{id}"))
                 .spawn(move || {
                     if pin_cores {
                         affinity::pin_to_core(id);
                     }
-                    let mut core = ShardCore::new(id, shared.clone(), config, mesh);
-                    if let Err(err) = shard_loop.run(&mut core) {
+                    let core = ShardCore::new(id, shared.clone(), config, mesh);
+                    if let Err(err) = tls::run_shard(shard_loop, core, tls) {
                         log::error!("Shard {id} stopped: {err}");
                         shared.shutdown.store(true, Ordering::SeqCst);
                     }
@@ -185,14 +181,50 @@ impl Server {
             doorbells,
             threads,
             addrs,
+            tls_addrs,
         })
     }
+}
+
+/// Reserves `port` on every bind address (port 0 resolved once, optional
+/// addresses skipped): the reservations hold the port without listening
+/// while every shard binds its listener, then are dropped. Returns the
+/// addresses, the port and the reservations.
+fn reserve(
+    bind: &[String],
+    port: u16,
+) -> Result<(Vec<SocketAddr>, u16, Vec<socket2::Socket>), ServerError> {
+    let mut addrs = Vec::new();
+    let mut port = port;
+    let mut reservations = Vec::new();
+    for text in bind {
+        let (addr, optional) = parse_bind(text, port)?;
+        let addr = SocketAddr::new(addr.ip(), port);
+        match reserve_port(addr) {
+            Ok((socket, bound)) => {
+                port = bound.port();
+                addrs.push(bound);
+                reservations.push(socket);
+            }
+            Err(err) if optional => log::warn!("Could not bind {addr} (optional): {err}"),
+            Err(err) => return Err(err.into()),
+        }
+    }
+    if addrs.is_empty() {
+        return Err(ServerError::NothingBound);
+    }
+    Ok((addrs, port, reservations))
 }
 
 impl RunningServer {
     /// The addresses the server listens on (port 0 resolved).
     pub fn addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// The addresses served over TLS (empty without `tls-port`).
+    pub fn tls_addrs(&self) -> &[SocketAddr] {
+        &self.tls_addrs
     }
 
     pub fn shards(&self) -> usize {
