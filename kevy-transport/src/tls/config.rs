@@ -88,11 +88,20 @@ pub enum TlsError {
     #[error("Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-cluster, tls-replication or tls-auth-clients are enabled!")]
     MissingCaCertFile,
     #[error("the CA certificates in {} could not be used: {source}", path.display())]
-    BadCaCertificate { path: PathBuf, source: rustls::Error },
+    BadCaCertificate {
+        path: PathBuf,
+        source: rustls::Error,
+    },
     #[error("the private key in {} could not be used: {source}", path.display())]
-    BadPrivateKey { path: PathBuf, source: rustls::Error },
+    BadPrivateKey {
+        path: PathBuf,
+        source: rustls::Error,
+    },
     #[error("the certificate in {} could not be used: {source}", path.display())]
-    BadCertificate { path: PathBuf, source: rustls::Error },
+    BadCertificate {
+        path: PathBuf,
+        source: rustls::Error,
+    },
     #[error("building the certificate verifier failed: {0}")]
     Verifier(#[from] rustls::server::VerifierBuilderError),
     #[error("building the TLS configuration failed: {0}")]

@@ -258,4 +258,3 @@ impl<H: ShardHandler> ShardHandler for TlsHandler<H> {
         self.inner.tick_interval()
     }
 }
-
