@@ -243,7 +243,9 @@ impl<H: ShardHandler> ShardHandler for TlsHandler<H> {
     }
 
     fn prepare_to_park(&mut self) -> bool {
-        self.inner.prepare_to_park()
+        // Alerts and closes the wrapper decided on must reach the backend
+        // through `take_events` before the shard sleeps.
+        self.dirty.is_empty() && self.closing.is_empty() && self.inner.prepare_to_park()
     }
 
     fn unparked(&mut self) {
@@ -258,3 +260,6 @@ impl<H: ShardHandler> ShardHandler for TlsHandler<H> {
         self.inner.tick_interval()
     }
 }
+
+#[cfg(test)]
+mod tests;
