@@ -20,7 +20,9 @@ use std::sync::atomic::Ordering;
 use kevy_transport::tls::{server_config, AuthClients, TlsError, TlsSettings};
 use rustls::pki_types::ServerName;
 use rustls::ClientConnection;
-use tls_support::{pattern_byte, plain_client, settings, tls_client, Ca, Scratch, Server};
+use tls_support::{
+    pattern_byte, plain_client, settings, tls_client, tls_client_for, Ca, Scratch, Server,
+};
 
 /// A server whose clients need no certificate, with its CA.
 fn open_server(scratch: &Scratch) -> (Ca, Server) {
@@ -212,6 +214,21 @@ fn stop_request_ends_the_loop_with_clients_connected() {
     server.stop().expect("the loop returned an error");
     let mut rest = Vec::new();
     let _ = half_open.read_to_end(&mut rest);
+}
+
+#[test]
+fn client_config_checks_the_chain_but_not_the_name() {
+    let scratch = Scratch::new("client-verify");
+    let (ca, server) = open_server(&scratch);
+    // As a Redis replica: a primary dialled by another name (or an IP the
+    // certificate does not list) is accepted when its chain is trusted.
+    let mut renamed = tls_client_for(server.tls, ca.client_config(None), "elsewhere.example");
+    assert_eq!(renamed.echo("named").unwrap(), b"named");
+    // A chain from a CA the client does not trust is refused.
+    let other_ca = Ca::new(&scratch, "other");
+    let mut distrustful = tls_client(server.tls, other_ca.client_config(None));
+    let err = distrustful.echo("x").unwrap_err();
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
 }
 
 #[test]

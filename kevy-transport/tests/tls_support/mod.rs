@@ -355,7 +355,12 @@ fn tcp(addr: SocketAddr) -> TcpStream {
 }
 
 pub fn tls_client(addr: SocketAddr, config: Arc<ClientConfig>) -> TlsClient {
-    let name = ServerName::try_from("localhost").expect("server name");
+    tls_client_for(addr, config, "localhost")
+}
+
+/// A TLS client that gives `server_name` as the server's name.
+pub fn tls_client_for(addr: SocketAddr, config: Arc<ClientConfig>, server_name: &str) -> TlsClient {
+    let name = ServerName::try_from(server_name.to_string()).expect("server name");
     let conn = ClientConnection::new(config, name).expect("client connection");
     Client {
         stream: BufReader::new(StreamOwned::new(conn, tcp(addr))),
