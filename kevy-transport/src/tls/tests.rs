@@ -96,6 +96,13 @@ fn addr(text: &str) -> SocketAddr {
 }
 
 fn configs() -> (Arc<ServerConfig>, Arc<ClientConfig>) {
+    configs_for(rustls::DEFAULT_VERSIONS)
+}
+
+/// A server config and a client config offering only `client_versions`.
+fn configs_for(
+    client_versions: &[&'static rustls::SupportedProtocolVersion],
+) -> (Arc<ServerConfig>, Arc<ClientConfig>) {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
         .expect("self-signed certificate");
     let cert: CertificateDer<'static> = certified.cert.der().clone();
@@ -111,7 +118,7 @@ fn configs() -> (Arc<ServerConfig>, Arc<ClientConfig>) {
     let mut roots = RootCertStore::empty();
     roots.add(cert).expect("root");
     let client = ClientConfig::builder_with_provider(crypto_provider())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(client_versions)
         .expect("protocol versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
@@ -121,7 +128,13 @@ fn configs() -> (Arc<ServerConfig>, Arc<ClientConfig>) {
 /// A wrapper with TLS on port 6380 (any IP), a connection accepted there,
 /// and a client for it.
 fn tls_pair() -> (TlsHandler<Recorder>, ClientConnection) {
-    let (server, client) = configs();
+    tls_pair_for(rustls::DEFAULT_VERSIONS)
+}
+
+fn tls_pair_for(
+    client_versions: &[&'static rustls::SupportedProtocolVersion],
+) -> (TlsHandler<Recorder>, ClientConnection) {
+    let (server, client) = configs_for(client_versions);
     let mut handler = TlsHandler::new(Recorder::default(), server, vec![addr("0.0.0.0:6380")]);
     handler.on_accept(CONN, addr("127.0.0.1:5000"), addr("127.0.0.1:6380"));
     let name = ServerName::try_from("localhost").expect("server name");
@@ -250,6 +263,46 @@ fn data_flows_both_ways_after_the_handshake() {
     assert_eq!(server_to_client(&mut handler, &mut client, 7), b"pong");
     handler.on_output_flushed(CONN);
     assert_eq!(handler.inner().events.last(), Some(&Event::Flushed));
+}
+
+#[test]
+fn tls12_clients_are_served() {
+    let (mut handler, mut client) = tls_pair_for(&[&rustls::version::TLS12]);
+    handshake(&mut handler, &mut client);
+    assert_eq!(
+        client.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_2)
+    );
+    std::io::Write::write_all(&mut client.writer(), b"ping").unwrap();
+    client_to_server(&mut client, &mut handler);
+    handler.inner_mut().queue(CONN, b"pong");
+    assert_eq!(server_to_client(&mut handler, &mut client, 1000), b"pong");
+    assert_eq!(handler.inner().received(), b"ping");
+}
+
+#[test]
+fn records_split_across_reads_are_reassembled() {
+    let (mut handler, mut client) = tls_pair();
+    // The whole conversation arrives one byte per read.
+    let mut wire = Vec::new();
+    for _ in 0..4 {
+        wire.clear();
+        while client.wants_write() {
+            client.write_tls(&mut wire).expect("client write_tls");
+        }
+        for byte in &wire {
+            handler.on_read(CONN, std::slice::from_ref(byte));
+        }
+        server_to_client(&mut handler, &mut client, 1);
+    }
+    assert!(!client.is_handshaking());
+    std::io::Write::write_all(&mut client.writer(), b"split request").unwrap();
+    wire.clear();
+    client.write_tls(&mut wire).expect("client write_tls");
+    for byte in &wire {
+        handler.on_read(CONN, std::slice::from_ref(byte));
+    }
+    assert_eq!(handler.inner().received(), b"split request");
 }
 
 #[test]
