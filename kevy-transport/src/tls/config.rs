@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::server_name::ChainOnlyServerVerifier;
 
@@ -76,7 +76,7 @@ pub enum TlsError {
     #[error("{} is not valid PEM: {source}", path.display())]
     BadPem {
         path: PathBuf,
-        source: rustls_pki_types::pem::Error,
+        source: rustls::pki_types::pem::Error,
     },
     #[error("no certificate found in {}", path.display())]
     NoCertificate { path: PathBuf },
@@ -213,7 +213,7 @@ pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Tl
 pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let pem = read_file(path)?;
     PrivateKeyDer::from_pem_slice(&pem).map_err(|source| match source {
-        rustls_pki_types::pem::Error::NoItemsFound => TlsError::NoPrivateKey {
+        rustls::pki_types::pem::Error::NoItemsFound => TlsError::NoPrivateKey {
             path: path.to_path_buf(),
         },
         source => TlsError::BadPem {
