@@ -4,7 +4,7 @@
 //!
 //! Data flow: the backend accepts a connection and calls `on_accept`; when
 //! the local address is one of the TLS listening addresses the wrapper gives
-//! the connection a rustls server session ([`session`]). Ciphertext from
+//! the connection a rustls server session (`session.rs`). Ciphertext from
 //! `on_read` goes through rustls and the plaintext to the inner handler;
 //! when the backend pulls `pending_output`, the inner handler's output is
 //! encrypted on demand and TLS records come back. Connections on plain
@@ -33,6 +33,9 @@ pub use config::{
     client_config, crypto_provider, load_certificates, load_private_key, server_config,
     AuthClients, ClientIdentity, TlsError, TlsSettings,
 };
+/// The rustls this layer is built on, for clients of [`client_config`]
+/// (`rustls::ClientConnection`, `rustls::pki_types::ServerName`).
+pub use rustls;
 pub use rustls::{ClientConfig, ServerConfig};
 
 use rustls::ServerConnection;
