@@ -145,6 +145,33 @@ pub enum PersistError {
 }
 
 impl PersistError {
+    /// The byte offset the error points at (the bad record, block or
+    /// field), when it has one.
+    pub fn offset(&self) -> Option<u64> {
+        match *self {
+            PersistError::TornTail { offset }
+            | PersistError::ChecksumMismatch { offset, .. }
+            | PersistError::SnapshotTruncated { offset, .. }
+            | PersistError::BlockTooLarge { offset, .. }
+            | PersistError::BlockChecksumMismatch { offset, .. }
+            | PersistError::MalformedBlock { offset, .. }
+            | PersistError::SnapshotRecordTooLarge { offset, .. }
+            | PersistError::MalformedRecord { offset, .. }
+            | PersistError::TrailerMismatch { offset, .. }
+            | PersistError::FileChecksumMismatch { offset, .. }
+            | PersistError::TrailingBytes { offset }
+            | PersistError::Io { offset, .. } => Some(offset),
+            PersistError::HeaderChecksumMismatch { .. }
+            | PersistError::NotASnapshot
+            | PersistError::UnsupportedVersion { .. }
+            | PersistError::UnknownCodec { .. }
+            | PersistError::CodecNotCompiled { .. } => Some(0),
+            PersistError::RecordTooLarge { .. }
+            | PersistError::SnapshotMisuse { .. }
+            | PersistError::Compression { .. } => None,
+        }
+    }
+
     /// Wraps an I/O error met at `offset` of the snapshot stream.
     pub(crate) fn io(offset: u64, err: &std::io::Error) -> Self {
         PersistError::Io {

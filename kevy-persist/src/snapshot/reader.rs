@@ -189,6 +189,12 @@ impl<R: Read> SnapshotReader<R> {
             .expect("next_record returns None only after verifying the trailer"))
     }
 
+    /// Bytes the reader holds in its buffers (for tests of its bound).
+    #[cfg(test)]
+    pub(crate) fn buffered_capacity(&self) -> usize {
+        self.pending.capacity() + self.stored.capacity()
+    }
+
     fn fail(&mut self, err: PersistError) -> PersistError {
         self.state = State::Failed(err.clone());
         err
