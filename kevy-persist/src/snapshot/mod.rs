@@ -29,6 +29,10 @@
 //! begin record (key, TTL, exact item count), one record per item, and an
 //! end record, so neither side ever holds it whole.
 //!
+//! The format evolves by version: a new record type or layout bumps
+//! [`FORMAT_VERSION`], and a reader refuses versions (and record tags) it
+//! does not know rather than guess.
+//!
 //! # Guarantees
 //!
 //! - Every cut of a file is refused: the trailer and checksum must be

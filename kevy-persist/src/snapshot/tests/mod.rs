@@ -10,6 +10,7 @@ use crate::PersistError;
 
 mod corruption;
 mod errors;
+mod fuzz;
 mod roundtrip;
 
 pub(super) type Bytes = Vec<u8>;
