@@ -136,6 +136,11 @@ fn the_waker_runs_the_inbox_of_a_sleeping_loop() {
     // Let the loop settle and park.
     wait_until("the loop parks", || shared.parks.load(Ordering::SeqCst) > 0);
     for message in 1..=2000u64 {
+        // Wake only a loop that is asleep (it allowed the sleep and has
+        // not woken since), so every wake below has to rouse it.
+        wait_until("the loop sleeps", || {
+            shared.parks.load(Ordering::SeqCst) > shared.unparks.load(Ordering::SeqCst)
+        });
         shared.push_inbox(message);
         server.wakers[0].wake();
         wait_until("the woken loop drains its inbox", || {
@@ -311,7 +316,10 @@ fn a_client_gets_served_after_a_burst_of_connections() {
         .collect();
     for (i, client) in clients.iter().enumerate() {
         let mut client = BufReader::new(client.try_clone().unwrap());
-        client.get_ref().set_read_timeout(Some(LONG_TIMEOUT)).unwrap();
+        client
+            .get_ref()
+            .set_read_timeout(Some(LONG_TIMEOUT))
+            .unwrap();
         client
             .get_mut()
             .write_all(format!("echo {i}\n").as_bytes())

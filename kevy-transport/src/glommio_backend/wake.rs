@@ -21,7 +21,9 @@ use crate::Waker;
 /// every value guarded here (token lists, wakers) stays valid whatever
 /// point a panic interrupted.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The cross-thread waker of one glommio shard loop.

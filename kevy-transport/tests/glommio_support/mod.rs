@@ -169,7 +169,10 @@ impl ShardHandler for LineHandler {
     }
 
     fn consume_output(&mut self, conn: ConnId, n: usize) {
-        let c = self.conns.get_mut(&conn).expect("output of a live connection");
+        let c = self
+            .conns
+            .get_mut(&conn)
+            .expect("output of a live connection");
         c.written += n;
         assert!(c.written <= c.output.len());
         if c.written == c.output.len() {
@@ -196,12 +199,15 @@ impl ShardHandler for LineHandler {
     }
 }
 
+/// A loop's thread and where it reports what `run` returned.
+type RunningLoop = (JoinHandle<()>, Receiver<Result<(), String>>);
+
 /// Loops sharing one port, each on its own thread.
 pub struct Server {
     pub addr: SocketAddr,
     pub wakers: Vec<Arc<dyn Waker>>,
     shared: Vec<Arc<Shared>>,
-    running: Mutex<Vec<(JoinHandle<()>, Receiver<Result<(), String>>)>>,
+    running: Mutex<Vec<RunningLoop>>,
 }
 
 impl Server {
