@@ -151,6 +151,28 @@ fn the_waker_runs_the_inbox_of_a_sleeping_loop() {
 }
 
 #[test]
+fn output_produced_by_the_inbox_reaches_idle_connections() {
+    let server = Server::start(1, Duration::from_secs(3600));
+    let shared = server.shared(0);
+    let mut clients: Vec<_> = (0..5).map(|_| connect(server.addr)).collect();
+    for client in &mut clients {
+        client.get_mut().write_all(b"echo ready\n").unwrap();
+        assert_eq!(read_line(client), "ready");
+    }
+    for round in 0..20 {
+        wait_until("the loop sleeps", || {
+            shared.parks.load(Ordering::SeqCst) > shared.unparks.load(Ordering::SeqCst)
+        });
+        shared.push_note(&format!("note {round}"));
+        server.wakers[0].wake();
+        for client in &mut clients {
+            assert_eq!(read_line(client), format!("note {round}"));
+        }
+    }
+    server.stop();
+}
+
+#[test]
 fn many_wakes_racing_with_parking_are_never_lost() {
     const THREADS: u64 = 4;
     const MESSAGES: u64 = 5000;

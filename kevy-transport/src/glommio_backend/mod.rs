@@ -39,9 +39,10 @@ use crate::{ShardHandler, ShardLoop, TransportError, Waker};
 #[derive(Clone, Debug)]
 pub struct GlommioConfig {
     /// Bytes glommio reserves (and registers with io_uring, as locked
-    /// memory) for its own I/O buffers. The socket path does not use them,
-    /// so this stays small: glommio's default (10 MiB, three registrations)
-    /// exceeds common `ulimit -l` settings.
+    /// memory, once per ring) for its own I/O buffers. Sockets are read
+    /// into the loop's own buffer, so none is needed: the default is
+    /// glommio's minimum (64 KiB), where glommio's own default (10 MiB,
+    /// three registrations) exceeds common `ulimit -l` settings.
     pub io_memory: usize,
     /// Entries of each io_uring submission queue.
     pub ring_depth: usize,
@@ -50,7 +51,7 @@ pub struct GlommioConfig {
 impl Default for GlommioConfig {
     fn default() -> Self {
         GlommioConfig {
-            io_memory: 256 * 1024,
+            io_memory: 64 * 1024,
             ring_depth: 128,
         }
     }

@@ -5,7 +5,9 @@
 //! Protocol (one request per line): `echo TEXT` → `TEXT\n`; `big N` → N
 //! bytes of [`big_reply_byte`]; `quit` → `bye\n`, then the connection is
 //! closed once the reply is written (later input is ignored); anything else
-//! is echoed. End of input closes the connection after its replies.
+//! is echoed. End of input closes the connection after its replies. Notes
+//! pushed by another thread arrive through the inbox and are written to
+//! every connection, as replies from other shards would be.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -33,6 +35,8 @@ pub struct Shared {
     pub stop: AtomicBool,
     pub tick: Duration,
     inbox: Mutex<Vec<u64>>,
+    /// Lines another thread sends to every connection through the inbox.
+    notes: Mutex<Vec<String>>,
     pub inbox_sum: AtomicU64,
     pub parks: AtomicU64,
     pub unparks: AtomicU64,
@@ -50,6 +54,7 @@ impl Shared {
             stop: AtomicBool::new(false),
             tick,
             inbox: Mutex::new(Vec::new()),
+            notes: Mutex::new(Vec::new()),
             inbox_sum: AtomicU64::new(0),
             parks: AtomicU64::new(0),
             unparks: AtomicU64::new(0),
@@ -61,6 +66,11 @@ impl Shared {
     /// Another thread's message for the loop (announce it with the waker).
     pub fn push_inbox(&self, value: u64) {
         self.inbox.lock().unwrap().push(value);
+    }
+
+    /// A line for every connection of the loop (announce it with the waker).
+    pub fn push_note(&self, line: &str) {
+        self.notes.lock().unwrap().push(line.to_string());
     }
 }
 
@@ -150,6 +160,16 @@ impl ShardHandler for LineHandler {
     fn on_inbox(&mut self) {
         let drained: u64 = self.shared.inbox.lock().unwrap().drain(..).sum();
         self.shared.inbox_sum.fetch_add(drained, Ordering::SeqCst);
+        let notes: Vec<String> = self.shared.notes.lock().unwrap().drain(..).collect();
+        for note in notes {
+            for (&id, conn) in &mut self.conns {
+                if !conn.quit {
+                    conn.output.extend_from_slice(note.as_bytes());
+                    conn.output.push(b'\n');
+                    self.dirty.push(id);
+                }
+            }
+        }
     }
 
     fn on_tick(&mut self, _now: Instant) {}
