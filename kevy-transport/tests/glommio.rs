@@ -271,6 +271,20 @@ fn stop_requested_ends_run_with_connections_open() {
 }
 
 #[test]
+fn a_stop_requested_while_handling_input_ends_run_without_a_wake() {
+    // Tick and waker out of the picture: only the iteration that handled
+    // `shutdown` can notice the request.
+    let server = Server::start(1, Duration::from_secs(3600));
+    let mut client = connect(server.addr);
+    client
+        .get_mut()
+        .write_all(b"echo last\nshutdown\n")
+        .unwrap();
+    assert_eq!(read_line(&mut client), "last");
+    server.join();
+}
+
+#[test]
 fn an_impossible_ring_is_an_error_not_a_panic() {
     let lp = GlommioLoop::bind(&["127.0.0.1:0".parse().unwrap()])
         .unwrap()

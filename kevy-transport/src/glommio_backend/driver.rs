@@ -269,6 +269,12 @@ impl<H: ShardHandler> Future for Driver<'_, H> {
         this.doorbell.set_task(cx.waker());
 
         this.iterate();
+        // The core may have asked to stop while handling this iteration
+        // (a shutdown command): return rather than sleep.
+        if this.handler.stop_requested() {
+            this.finish();
+            return Poll::Ready(Ok(()));
+        }
 
         if this.busy() {
             cx.waker().wake_by_ref();

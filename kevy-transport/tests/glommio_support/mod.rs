@@ -4,7 +4,8 @@
 //!
 //! Protocol (one request per line): `echo TEXT` → `TEXT\n`; `big N` → N
 //! bytes of [`big_reply_byte`]; `quit` → `bye\n`, then the connection is
-//! closed once the reply is written (later input is ignored); anything else
+//! closed once the reply is written (later input is ignored); `shutdown`
+//! makes the handler itself request the loop's stop; anything else
 //! is echoed. End of input closes the connection after its replies. Notes
 //! pushed by another thread arrive through the inbox and are written to
 //! every connection, as replies from other shards would be.
@@ -100,7 +101,15 @@ impl LineHandler {
     }
 }
 
-fn answer(line: &[u8], output: &mut Vec<u8>) -> bool {
+/// What a request asks of the connection or the loop besides its reply.
+#[derive(PartialEq)]
+enum Answer {
+    Replied,
+    Quit,
+    Shutdown,
+}
+
+fn answer(line: &[u8], output: &mut Vec<u8>) -> Answer {
     if let Some(text) = line.strip_prefix(b"echo ") {
         output.extend_from_slice(text);
         output.push(b'\n');
@@ -110,14 +119,16 @@ fn answer(line: &[u8], output: &mut Vec<u8>) -> bool {
         output.reserve(len);
         output.extend((0..len).map(big_reply_byte));
         debug_assert_eq!(output.len() - start, len);
+    } else if line == b"shutdown" {
+        return Answer::Shutdown;
     } else if line == b"quit" {
         output.extend_from_slice(b"bye\n");
-        return true;
+        return Answer::Quit;
     } else {
         output.extend_from_slice(line);
         output.push(b'\n');
     }
-    false
+    Answer::Replied
 }
 
 impl ShardHandler for LineHandler {
@@ -140,10 +151,14 @@ impl ShardHandler for LineHandler {
         while let Some(end) = conn.input[start..].iter().position(|&b| b == b'\n') {
             let line = conn.input[start..start + end].to_vec();
             start += end + 1;
-            if answer(&line, &mut conn.output) {
-                conn.quit = true;
-                self.closing.push(id);
-                break;
+            match answer(&line, &mut conn.output) {
+                Answer::Replied => {}
+                Answer::Quit => {
+                    conn.quit = true;
+                    self.closing.push(id);
+                    break;
+                }
+                Answer::Shutdown => self.shared.stop.store(true, Ordering::SeqCst),
             }
         }
         conn.input.drain(..start);
@@ -275,6 +290,11 @@ impl Server {
             shared.stop.store(true, Ordering::SeqCst);
             waker.wake();
         }
+        self.join();
+    }
+
+    /// Waits (without waking anyone) until every loop's `run` returned Ok.
+    pub fn join(&self) {
         for (thread, result) in self.running.lock().unwrap().drain(..) {
             match result.recv_timeout(LONG_TIMEOUT) {
                 Ok(Ok(())) => thread.join().unwrap(),
