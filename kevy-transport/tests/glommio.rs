@@ -173,6 +173,25 @@ fn output_produced_by_the_inbox_reaches_idle_connections() {
 }
 
 #[test]
+fn a_wake_arriving_while_the_loop_decides_to_sleep_is_not_lost() {
+    // Each message is sent as soon as the previous one was drained, so it
+    // lands while the loop finishes its iteration and prepares to sleep
+    // (made slower here); a wake lost in that window hangs the test.
+    let server = Server::start(1, Duration::from_secs(3600));
+    let shared = server.shared(0);
+    shared.park_delay_us.store(20, Ordering::SeqCst);
+    for message in 1..=3000u64 {
+        shared.push_inbox(1);
+        server.wakers[0].wake();
+        wait_until("the loop drains the message", || {
+            shared.inbox_sum.load(Ordering::SeqCst) == message
+        });
+    }
+    shared.park_delay_us.store(0, Ordering::SeqCst);
+    server.stop();
+}
+
+#[test]
 fn many_wakes_racing_with_parking_are_never_lost() {
     const THREADS: u64 = 4;
     const MESSAGES: u64 = 5000;

@@ -41,6 +41,9 @@ pub struct Shared {
     pub inbox_sum: AtomicU64,
     pub parks: AtomicU64,
     pub unparks: AtomicU64,
+    /// Microseconds `prepare_to_park` busy-waits, widening the window in
+    /// which a wake races with the loop going to sleep.
+    pub park_delay_us: AtomicU64,
     pub accepted: AtomicUsize,
     pub closed: AtomicUsize,
 }
@@ -58,6 +61,7 @@ impl Shared {
             notes: Mutex::new(Vec::new()),
             inbox_sum: AtomicU64::new(0),
             parks: AtomicU64::new(0),
+            park_delay_us: AtomicU64::new(0),
             unparks: AtomicU64::new(0),
             accepted: AtomicUsize::new(0),
             closed: AtomicUsize::new(0),
@@ -218,6 +222,11 @@ impl ShardHandler for LineHandler {
 
     fn prepare_to_park(&mut self) -> bool {
         self.shared.parks.fetch_add(1, Ordering::SeqCst);
+        let delay = Duration::from_micros(self.shared.park_delay_us.load(Ordering::SeqCst));
+        let start = Instant::now();
+        while start.elapsed() < delay {
+            std::hint::spin_loop();
+        }
         true
     }
 
