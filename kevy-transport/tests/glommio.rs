@@ -104,6 +104,25 @@ fn a_reply_of_tens_of_megabytes_read_slowly_arrives_intact() {
 }
 
 #[test]
+fn a_request_larger_than_the_read_budget_is_read_over_iterations() {
+    // 3 MiB in one line: more than one iteration's read budget (1 MiB), so
+    // the loop carries the connection over to its next iterations.
+    let server = Server::start(1, Duration::from_millis(50));
+    let mut client = connect(server.addr);
+    let text = "x".repeat(3 * 1024 * 1024);
+    client
+        .get_mut()
+        .write_all(format!("echo {text}\n").as_bytes())
+        .unwrap();
+    assert!(read_line(&mut client) == text);
+    let shared = server.shared(0);
+    wait_until("the loop reports the output flushed", || {
+        shared.flushed.load(Ordering::SeqCst) >= 1
+    });
+    server.stop();
+}
+
+#[test]
 fn a_peer_that_never_reads_does_not_stop_other_connections() {
     let server = Server::start(1, Duration::from_millis(50));
     let mut stalled = connect(server.addr);

@@ -46,6 +46,7 @@ pub struct Shared {
     pub park_delay_us: AtomicU64,
     pub accepted: AtomicUsize,
     pub closed: AtomicUsize,
+    pub flushed: AtomicUsize,
 }
 
 impl Shared {
@@ -65,6 +66,7 @@ impl Shared {
             unparks: AtomicU64::new(0),
             accepted: AtomicUsize::new(0),
             closed: AtomicUsize::new(0),
+            flushed: AtomicUsize::new(0),
         })
     }
 
@@ -174,7 +176,11 @@ impl ShardHandler for LineHandler {
         self.shared.closed.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn on_output_flushed(&mut self, _conn: ConnId) {}
+    fn on_output_flushed(&mut self, conn: ConnId) {
+        let c = self.conns.get(&conn).expect("flushed a live connection");
+        assert_eq!(c.written, c.output.len(), "flushed means nothing pending");
+        self.shared.flushed.fetch_add(1, Ordering::SeqCst);
+    }
 
     fn on_inbox(&mut self) {
         let drained: u64 = self.shared.inbox.lock().unwrap().drain(..).sum();
