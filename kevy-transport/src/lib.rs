@@ -13,6 +13,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[cfg(all(feature = "glommio", target_os = "linux"))]
+pub mod glommio_backend;
 pub mod listen;
 #[cfg(feature = "mio")]
 pub mod mio_backend;
