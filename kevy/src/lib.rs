@@ -19,8 +19,8 @@ pub mod server;
 pub mod shard;
 pub mod slot;
 
-#[cfg(not(any(feature = "mio")))]
-compile_error!("kevy needs at least one transport feature: enable `mio`");
+#[cfg(not(any(feature = "mio", feature = "polling", feature = "glommio")))]
+compile_error!("kevy needs at least one transport feature: enable `mio`, `polling` or `glommio`");
 
 pub use config::Config;
 pub use server::{RunningServer, Server, ServerBuilder, ServerError, Transport};

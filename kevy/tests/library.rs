@@ -46,7 +46,10 @@ fn every_compiled_backend_serves_and_stops() {
             assert!(running.is_stopping());
             running.wait();
             // The listeners are closed: a new connection is refused.
-            assert!(std::net::TcpStream::connect(addr).is_err());
+            assert!(
+                std::net::TcpStream::connect(addr).is_err(),
+                "{transport}: still accepting after stop"
+            );
         }
     }
 }

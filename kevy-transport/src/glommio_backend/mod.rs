@@ -25,7 +25,7 @@ mod wake;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
-use std::os::fd::{FromRawFd, IntoRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
 use std::sync::Arc;
 
 use glommio::net::TcpListener;
@@ -108,13 +108,30 @@ impl ShardLoop for GlommioLoop {
             .ring_depth(config.ring_depth)
             .make()
             .map_err(|err| setup_error(&config, err))?;
+        // Kept to shut the listeners down at the end (glommio's listener
+        // does not expose its descriptor).
+        let listener_fds: Vec<i32> = listeners.iter().map(AsRawFd::as_raw_fd).collect();
         executor.run(async move {
             let listeners = listeners
                 .into_iter()
                 .map(into_glommio_listener)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(TransportError::Poller)?;
-            driver::Driver::new(handler, &listeners, doorbell).await
+            let result = driver::Driver::new(handler, &listeners, doorbell).await;
+            // An io_uring accept still queued keeps its listener open in the
+            // kernel until the ring is torn down, which happens a moment
+            // after the process (or thread) is gone: the port would still
+            // take connections after stop. Shutting the listeners down
+            // ends those accepts and the listening now.
+            for &fd in &listener_fds {
+                // SAFETY: the descriptor belongs to a listener still alive
+                // here (`listeners` owns it); shutdown does not close it.
+                unsafe {
+                    libc::shutdown(fd, libc::SHUT_RDWR);
+                }
+            }
+            drop(listeners);
+            result
         })
     }
 }

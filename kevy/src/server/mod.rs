@@ -124,6 +124,10 @@ impl Server {
         match transport {
             #[cfg(feature = "mio")]
             Transport::Mio => self.start_on::<kevy_transport::mio_backend::MioLoop>(),
+            #[cfg(all(feature = "glommio", target_os = "linux"))]
+            Transport::Glommio => {
+                self.start_on::<kevy_transport::glommio_backend::GlommioLoop>()
+            }
             #[allow(unreachable_patterns)]
             other => Err(transport::not_compiled(other)),
         }
