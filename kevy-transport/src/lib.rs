@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 pub mod listen;
 #[cfg(feature = "mio")]
 pub mod mio_backend;
+#[cfg(feature = "polling")]
+pub mod polling_backend;
+#[cfg(any(feature = "mio", feature = "polling"))]
+mod readiness;
 
 /// A connection's identity inside one shard. Assigned by the backend, unique
 /// among the shard's live connections (a closed id may be reused later).
