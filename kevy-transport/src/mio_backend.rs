@@ -18,7 +18,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
 use crate::listen::bind_reuseport;
-use crate::readiness::ReadinessState;
+use crate::readiness::{ReadClosedEvents, ReadinessState};
 use crate::{ShardHandler, ShardLoop, TransportError, Waker};
 
 /// Tokens below this are listeners and the waker; connections start here.
@@ -77,7 +77,7 @@ impl ShardLoop for MioLoop {
 
     fn run<H: ShardHandler>(mut self, handler: &mut H) -> Result<(), TransportError> {
         let mut events = Events::with_capacity(EVENTS_PER_POLL);
-        let mut state = ReadinessState::new(handler.tick_interval());
+        let mut state = ReadinessState::new(handler.tick_interval(), ReadClosedEvents::Reported);
         while !handler.stop_requested() {
             let plan = state.plan_poll(handler);
             match self.poll.poll(&mut events, Some(plan.timeout)) {
@@ -95,10 +95,12 @@ impl ShardLoop for MioLoop {
                     self.accept_all(token.0, handler, &mut state);
                     continue;
                 }
+                let read_closed = event.is_read_closed() || event.is_error();
                 state.on_readiness(
                     token.0 - FIRST_CONN_TOKEN,
-                    event.is_readable() || event.is_read_closed() || event.is_error(),
+                    event.is_readable() || read_closed,
                     event.is_writable(),
+                    read_closed,
                 );
             }
             let registry = self.poll.registry();

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use polling::{Event, Events, PollMode, Poller};
 
 use crate::listen::bind_reuseport;
-use crate::readiness::ReadinessState;
+use crate::readiness::{ReadClosedEvents, ReadinessState};
 use crate::{ShardHandler, ShardLoop, TransportError, Waker};
 
 /// Keys below this are listeners; connections start here. (`polling`
@@ -93,7 +93,9 @@ impl ShardLoop for PollingLoop {
         let mut events = Events::with_capacity(EVENTS_PER_POLL);
         let mut conns = RegisteredConns {
             poller: &self.poller,
-            state: ReadinessState::new(handler.tick_interval()),
+            // polling registers no EPOLLRDHUP: its events cannot say that
+            // the input ended along with the data they report.
+            state: ReadinessState::new(handler.tick_interval(), ReadClosedEvents::NotReported),
         };
         while !handler.stop_requested() {
             let plan = conns.state.plan_poll(handler);
@@ -116,6 +118,7 @@ impl ShardLoop for PollingLoop {
                     event.key - FIRST_CONN_KEY,
                     event.readable,
                     event.writable,
+                    false,
                 );
             }
             let poller = &self.poller;

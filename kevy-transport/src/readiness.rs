@@ -21,8 +21,25 @@ pub(crate) const READ_CHUNK: usize = 64 * 1024;
 /// fast sender cannot starve the others (edge-triggered: it is revisited).
 pub(crate) const READ_BUDGET_PER_ITERATION: usize = 1024 * 1024;
 
+/// Whether the poller's events say that the peer closed its sending side
+/// (epoll's EPOLLRDHUP). Edge-triggered, data and that close can arrive in
+/// one event; a read that returns less than asked then drained the data
+/// but not the end of input, which no later event reports.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ReadClosedEvents {
+    /// It does: a short read drained the socket unless the event said the
+    /// input ended, which saves the read that would only say `WouldBlock`.
+    Reported,
+    /// It does not: read every readable connection until `WouldBlock` or
+    /// the end of input.
+    NotReported,
+}
+
 struct Connection<S> {
     stream: S,
+    /// An event said the input ended (or the socket failed): read until a
+    /// read reports it.
+    read_closed: bool,
     /// Output remained after the last write: wait for a writable event.
     write_blocked: bool,
     /// The core asked to close once the output is written.
@@ -53,12 +70,13 @@ pub(crate) struct ReadinessState<S> {
     readable: Vec<ConnId>,
     dirty: Vec<ConnId>,
     closing: Vec<ConnId>,
+    read_closed_events: ReadClosedEvents,
     tick: Duration,
     last_tick: Instant,
 }
 
 impl<S: Read + Write> ReadinessState<S> {
-    pub(crate) fn new(tick: Duration) -> Self {
+    pub(crate) fn new(tick: Duration, read_closed_events: ReadClosedEvents) -> Self {
         ReadinessState {
             conns: Vec::new(),
             free: Vec::new(),
@@ -66,6 +84,7 @@ impl<S: Read + Write> ReadinessState<S> {
             readable: Vec::new(),
             dirty: Vec::new(),
             closing: Vec::new(),
+            read_closed_events,
             tick,
             last_tick: Instant::now(),
         }
@@ -76,6 +95,7 @@ impl<S: Read + Write> ReadinessState<S> {
     pub(crate) fn insert(&mut self, stream: S) -> ConnId {
         let conn = Connection {
             stream,
+            read_closed: false,
             write_blocked: false,
             closing: false,
             read_pending: false,
@@ -140,11 +160,19 @@ impl<S: Read + Write> ReadinessState<S> {
 
     /// A readiness event for connection `id` (ignored when it is closed).
     /// `readable` includes hang-up and error conditions: the read reports
-    /// them.
-    pub(crate) fn on_readiness(&mut self, id: ConnId, readable: bool, writable: bool) {
+    /// them. `read_closed`: the event said the input ended or the socket
+    /// failed (only meaningful with [`ReadClosedEvents::Reported`]).
+    pub(crate) fn on_readiness(
+        &mut self,
+        id: ConnId,
+        readable: bool,
+        writable: bool,
+        read_closed: bool,
+    ) {
         let Some(Some(conn)) = self.conns.get_mut(id) else {
             return;
         };
+        conn.read_closed |= read_closed;
         if writable && conn.write_blocked {
             conn.write_blocked = false;
             self.dirty.push(id);
@@ -166,7 +194,13 @@ impl<S: Read + Write> ReadinessState<S> {
         self.readable.sort_unstable();
         self.readable.dedup();
         for &id in &self.readable {
-            read_connection(id, handler, &mut self.conns, &mut self.buf);
+            read_connection(
+                id,
+                handler,
+                &mut self.conns,
+                &mut self.buf,
+                self.read_closed_events,
+            );
         }
         handler.on_inbox();
         let now = Instant::now();
@@ -206,6 +240,7 @@ fn read_connection<S: Read, H: ShardHandler>(
     handler: &mut H,
     conns: &mut [Option<Connection<S>>],
     buf: &mut [u8],
+    read_closed_events: ReadClosedEvents,
 ) {
     let mut budget = READ_BUDGET_PER_ITERATION;
     loop {
@@ -230,11 +265,15 @@ fn read_connection<S: Read, H: ShardHandler>(
             }
             Ok(n) => {
                 budget = budget.saturating_sub(n);
+                let drained = n < buf.len()
+                    && read_closed_events == ReadClosedEvents::Reported
+                    && !conn.read_closed;
                 handler.on_read(id, &buf[..n]);
-                if n < buf.len() {
+                if drained {
                     // A short read drained the socket; with edge-triggered
-                    // epoll, data arriving later raises a new event, so the
-                    // read that would only return WouldBlock is skipped.
+                    // epoll, data (or the end of input) arriving later
+                    // raises a new event, so the read that would only
+                    // return WouldBlock is skipped.
                     if let Some(Some(conn)) = conns.get_mut(id) {
                         conn.read_pending = false;
                     }
