@@ -32,6 +32,7 @@ pub(crate) enum ReadClosedEvents {
     Reported,
     /// It does not: read every readable connection until `WouldBlock` or
     /// the end of input.
+    #[cfg_attr(not(feature = "polling"), allow(dead_code))]
     NotReported,
 }
 
