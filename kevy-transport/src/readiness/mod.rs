@@ -347,3 +347,6 @@ fn write_connection<S: Write, H: ShardHandler>(
         handler.on_output_flushed(id);
     }
 }
+
+#[cfg(test)]
+mod tests;
