@@ -10,7 +10,7 @@ use kevy_transport::ShardLoop;
 use socket2::SockRef;
 
 use super::harness::{start, start_on, wait_until, Client, RunningLoop};
-use super::line_handler::{HandlerConfig, LoopStats};
+use super::line_handler::{count, HandlerConfig};
 
 /// Several loops bound to one address (SO_REUSEPORT) all accept: the
 /// kernel spreads connections over them and each loop serves its own.
@@ -35,10 +35,7 @@ pub fn accepts_on_every_loop_sharing_a_port<L: ShardLoop>() {
             format!("client {index}")
         );
     }
-    let accepted: Vec<usize> = loops
-        .iter()
-        .map(|l| LoopStats::get(&l.stats.accepted))
-        .collect();
+    let accepted: Vec<usize> = loops.iter().map(|l| count(&l.stats.accepted)).collect();
     assert_eq!(accepted.iter().sum::<usize>(), CONNECTIONS, "{accepted:?}");
     assert!(
         accepted.iter().all(|&n| n > 0),
@@ -47,7 +44,7 @@ pub fn accepts_on_every_loop_sharing_a_port<L: ShardLoop>() {
     drop(clients);
     for running in &loops {
         wait_until("every connection is closed", || {
-            LoopStats::get(&running.stats.closed) == LoopStats::get(&running.stats.accepted)
+            count(&running.stats.closed) == count(&running.stats.accepted)
         });
     }
     for running in loops {
@@ -65,10 +62,10 @@ pub fn reads_a_request_sent_one_byte_at_a_time<L: ShardLoop>() {
     for (index, byte) in request.iter().enumerate() {
         client.send(std::slice::from_ref(byte));
         wait_until("the loop read the byte", || {
-            LoopStats::get(&running.stats.bytes_read) == index + 1
+            count(&running.stats.bytes_read) == index + 1
         });
     }
-    assert_eq!(LoopStats::get(&running.stats.reads), request.len());
+    assert_eq!(count(&running.stats.reads), request.len());
     assert_eq!(client.read_line(), "one byte at a time");
     client.send(b"PING\nECHO a\nECHO b\nPING\n");
     assert_eq!(client.read_line(), "PONG");
@@ -95,9 +92,9 @@ pub fn delivers_replies_after_the_peer_half_closes<L: ShardLoop>() {
     assert_eq!(client.read_line(), "PONG");
     client.expect_closed();
     wait_until("the loop closed the connection", || {
-        LoopStats::get(&running.stats.closed) == 1
+        count(&running.stats.closed) == 1
     });
-    assert_eq!(LoopStats::get(&running.stats.end_of_input), 1);
+    assert_eq!(count(&running.stats.end_of_input), 1);
     running.stop();
 }
 
@@ -127,7 +124,7 @@ pub fn sees_the_end_of_input_that_arrives_with_the_data<L: ShardLoop>() {
     assert_eq!(client.read_line(), "with the end");
     client.expect_closed();
     wait_until("the loop closed the connection", || {
-        LoopStats::get(&running.stats.closed) == 1
+        count(&running.stats.closed) == 1
     });
     running.stop();
 }
@@ -150,16 +147,16 @@ pub fn closes_after_the_output_when_the_core_asks<L: ShardLoop>() {
     long.send(format!("BIG {RECORDS}\nQUIT\n").as_bytes());
     // Let the loop fill the socket and block before reading anything.
     wait_until("the reply is queued", || {
-        LoopStats::get(&running.stats.pending_output) > 0
+        count(&running.stats.pending_output) > 0
     });
     running.wait_until_asleep();
     long.read_big_reply(RECORDS, 64 * 1024, || {});
     assert_eq!(long.read_line(), "BYE");
     long.expect_closed();
     wait_until("both connections are closed", || {
-        LoopStats::get(&running.stats.closed) == 2
+        count(&running.stats.closed) == 2
     });
-    assert_eq!(LoopStats::get(&running.stats.pending_output), 0);
+    assert_eq!(count(&running.stats.pending_output), 0);
     running.stop();
 }
 
@@ -176,21 +173,21 @@ pub fn survives_connections_reset_by_the_peer<L: ShardLoop>() {
     assert_eq!(idle.request("PING"), "PONG");
     reset(idle);
     wait_until("the idle connection is closed", || {
-        LoopStats::get(&running.stats.closed) == 1
+        count(&running.stats.closed) == 1
     });
 
     // Reset while the loop is blocked writing a large reply to it.
     let mut owed = Client::connect(running.addr);
     owed.send(format!("BIG {RECORDS}\n").as_bytes());
     wait_until("the reply is queued", || {
-        LoopStats::get(&running.stats.pending_output) > 0
+        count(&running.stats.pending_output) > 0
     });
     running.wait_until_asleep();
     reset(owed);
     wait_until("the connection owed a reply is closed", || {
-        LoopStats::get(&running.stats.closed) == 2
+        count(&running.stats.closed) == 2
     });
-    assert_eq!(LoopStats::get(&running.stats.pending_output), 0);
+    assert_eq!(count(&running.stats.pending_output), 0);
 
     assert_eq!(bystander.request("ECHO still here"), "still here");
     running.assert_running();

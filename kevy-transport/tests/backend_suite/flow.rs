@@ -9,7 +9,7 @@ use kevy_transport::ShardLoop;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::harness::{start, wait_until, Client};
-use super::line_handler::{HandlerConfig, LoopStats, RECORD_LEN};
+use super::line_handler::{count, HandlerConfig, RECORD_LEN};
 
 /// A reply of tens of MB read slowly, in small odd-sized pieces, arrives
 /// intact and in order, and the requests after it are answered after it.
@@ -26,7 +26,7 @@ pub fn writes_a_large_reply_to_a_slow_reader<L: ShardLoop>() {
     // The loop writes until the socket is full, then sleeps until the
     // client reads: every later write is resumed by a writable edge.
     running.wait_until_asleep();
-    let writes_before_reading = LoopStats::get(&running.stats.writes);
+    let writes_before_reading = count(&running.stats.writes);
     let mut reads = 0u32;
     client.read_big_reply(RECORDS, 4093, || {
         reads += 1;
@@ -36,11 +36,11 @@ pub fn writes_a_large_reply_to_a_slow_reader<L: ShardLoop>() {
     });
     assert_eq!(client.read_line(), "after");
     assert!(
-        LoopStats::get(&running.stats.writes) > writes_before_reading + 1,
+        count(&running.stats.writes) > writes_before_reading + 1,
         "the reply was not written in several parts"
     );
     wait_until("the output is flushed", || {
-        LoopStats::get(&running.stats.output_flushed) > 0
+        count(&running.stats.output_flushed) > 0
     });
     assert_eq!(client.request("PING"), "PONG");
     running.stop();
@@ -62,7 +62,7 @@ pub fn keeps_serving_others_while_a_peer_never_reads<L: ShardLoop>() {
     let requests = format!("BIG {RECORDS}\n").repeat(REQUESTS);
     stalled.send(requests.as_bytes());
     wait_until("every request is read", || {
-        LoopStats::get(&running.stats.bytes_read) == requests.len()
+        count(&running.stats.bytes_read) == requests.len()
     });
 
     let mut other = Client::connect(running.addr);
@@ -72,14 +72,14 @@ pub fn keeps_serving_others_while_a_peer_never_reads<L: ShardLoop>() {
     // No busy loop: with the stalled peer's socket full, nothing is left
     // to do, and the loop must sleep (waits for a quiet iteration count).
     running.wait_until_asleep();
-    let answered = LoopStats::get(&running.stats.lines_answered) - 100;
+    let answered = count(&running.stats.lines_answered) - 100;
     assert!(
         answered < REQUESTS,
         "the handler never paused ({answered} of {REQUESTS} answered)"
     );
     // The limit plus one reply, and a little for the other client's echoes.
     let bound = LIMIT + RECORDS * RECORD_LEN + 4096;
-    let max_pending = LoopStats::get(&running.stats.max_pending_output);
+    let max_pending = count(&running.stats.max_pending_output);
     assert!(
         max_pending <= bound,
         "pending output reached {max_pending} > {bound}"
@@ -92,8 +92,8 @@ pub fn keeps_serving_others_while_a_peer_never_reads<L: ShardLoop>() {
         stalled.read_big_reply(RECORDS, 64 * 1024, || {});
     }
     assert_eq!(stalled.request("PING"), "PONG");
-    assert!(LoopStats::get(&running.stats.output_flushed) > 0);
-    assert!(LoopStats::get(&running.stats.max_pending_output) <= bound);
+    assert!(count(&running.stats.output_flushed) > 0);
+    assert!(count(&running.stats.max_pending_output) <= bound);
     running.stop();
 }
 

@@ -82,10 +82,9 @@ pub struct LoopStats {
     pub holding: AtomicBool,
 }
 
-impl LoopStats {
-    pub fn get(counter: &AtomicUsize) -> usize {
-        counter.load(Ordering::SeqCst)
-    }
+/// The current value of one of the [`LoopStats`] counters.
+pub fn count(counter: &AtomicUsize) -> usize {
+    counter.load(Ordering::SeqCst)
 }
 
 #[derive(Default)]
