@@ -20,6 +20,10 @@ pub mod listen;
 pub mod mio_backend;
 #[cfg(feature = "tls")]
 pub mod tls;
+#[cfg(feature = "polling")]
+pub mod polling_backend;
+#[cfg(any(feature = "mio", feature = "polling"))]
+mod readiness;
 
 /// A connection's identity inside one shard. Assigned by the backend, unique
 /// among the shard's live connections (a closed id may be reused later).

@@ -124,6 +124,10 @@ impl Server {
         match transport {
             #[cfg(feature = "mio")]
             Transport::Mio => self.start_on::<kevy_transport::mio_backend::MioLoop>(),
+            #[cfg(feature = "polling")]
+            Transport::Polling => {
+                self.start_on::<kevy_transport::polling_backend::PollingLoop>()
+            }
             #[cfg(all(feature = "glommio", target_os = "linux"))]
             Transport::Glommio => {
                 self.start_on::<kevy_transport::glommio_backend::GlommioLoop>()
