@@ -18,12 +18,12 @@ pub mod glommio_backend;
 pub mod listen;
 #[cfg(feature = "mio")]
 pub mod mio_backend;
-#[cfg(feature = "tls")]
-pub mod tls;
 #[cfg(feature = "polling")]
 pub mod polling_backend;
 #[cfg(any(feature = "mio", feature = "polling"))]
 mod readiness;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 /// A connection's identity inside one shard. Assigned by the backend, unique
 /// among the shard's live connections (a closed id may be reused later).

@@ -139,7 +139,11 @@ fn main() -> ExitCode {
     );
     log::info!("Ready to accept connections tcp");
     if !running.tls_addrs().is_empty() {
-        let tls: Vec<String> = running.tls_addrs().iter().map(ToString::to_string).collect();
+        let tls: Vec<String> = running
+            .tls_addrs()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         log::info!("TLS listening on {}", tls.join(" "));
         log::info!("Ready to accept connections tls");
     }

@@ -125,13 +125,9 @@ impl Server {
             #[cfg(feature = "mio")]
             Transport::Mio => self.start_on::<kevy_transport::mio_backend::MioLoop>(),
             #[cfg(feature = "polling")]
-            Transport::Polling => {
-                self.start_on::<kevy_transport::polling_backend::PollingLoop>()
-            }
+            Transport::Polling => self.start_on::<kevy_transport::polling_backend::PollingLoop>(),
             #[cfg(all(feature = "glommio", target_os = "linux"))]
-            Transport::Glommio => {
-                self.start_on::<kevy_transport::glommio_backend::GlommioLoop>()
-            }
+            Transport::Glommio => self.start_on::<kevy_transport::glommio_backend::GlommioLoop>(),
             #[allow(unreachable_patterns)]
             other => Err(transport::not_compiled(other)),
         }

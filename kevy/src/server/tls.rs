@@ -17,7 +17,8 @@ use crate::shard::ShardCore;
 pub(super) type TlsServerConfig = std::sync::Arc<kevy_transport::tls::ServerConfig>;
 /// No TLS in this build: no configuration can exist.
 #[cfg(not(feature = "tls"))]
-pub(super) type TlsServerConfig = std::convert::Infallible;
+#[derive(Clone)]
+pub(super) enum TlsServerConfig {}
 
 /// The TLS port, when `tls-port` asks for one.
 pub(super) fn tls_port(config: &Config) -> Option<u16> {
@@ -32,8 +33,8 @@ pub(super) fn tls_port(config: &Config) -> Option<u16> {
 pub(super) fn server_config(config: &Config) -> Result<TlsServerConfig, ServerError> {
     use kevy_transport::tls::{server_config, AuthClients, TlsSettings};
     let file = |name: &str| config.get(name).unwrap_or("").to_string();
-    let auth_clients = AuthClients::parse(config.get("tls-auth-clients").unwrap_or("yes"))
-        .unwrap_or_default();
+    let auth_clients =
+        AuthClients::parse(config.get("tls-auth-clients").unwrap_or("yes")).unwrap_or_default();
     let ca = file("tls-ca-cert-file");
     let settings = TlsSettings {
         cert_file: file("tls-cert-file").into(),
