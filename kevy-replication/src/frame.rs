@@ -148,13 +148,23 @@ pub struct ReplicateRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrimaryMessage {
     /// `+ACK`: partial resume; live frames follow from `offset`.
-    Ack { replid: ReplId, offset: u64 },
+    Ack {
+        replid: ReplId,
+        offset: u64,
+    },
     /// `+SNAPSHOT`: a full sync of history `replid` begins.
-    SnapshotBegin { replid: ReplId },
-    SnapshotChunk { codec: Codec, bytes: Vec<u8> },
+    SnapshotBegin {
+        replid: ReplId,
+    },
+    SnapshotChunk {
+        codec: Codec,
+        bytes: Vec<u8>,
+    },
     /// `+SNAPSHOT_END`: the snapshot holds every write before `offset`;
     /// live frames follow from there.
-    SnapshotEnd { offset: u64 },
+    SnapshotEnd {
+        offset: u64,
+    },
     /// One applied write occupying `offset .. offset + bytes.len()`.
     Write {
         offset: u64,
@@ -162,9 +172,13 @@ pub enum PrimaryMessage {
         bytes: Vec<u8>,
     },
     /// Heartbeat; `offset` is the primary's next offset (for lag).
-    Ping { offset: u64 },
+    Ping {
+        offset: u64,
+    },
     /// `-ERR ...`: the primary refuses or closes the link.
-    Error { text: String },
+    Error {
+        text: String,
+    },
 }
 
 /// Everything a replica sends on a replication link.
@@ -172,7 +186,9 @@ pub enum PrimaryMessage {
 pub enum ReplicaMessage {
     Replicate(ReplicateRequest),
     /// `REPLCONF ACK`: every write before `offset` is applied.
-    Ack { offset: u64 },
+    Ack {
+        offset: u64,
+    },
 }
 
 impl PrimaryMessage {

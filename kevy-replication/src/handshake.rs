@@ -36,7 +36,10 @@ pub enum HandshakeDecision {
     /// `+ACK`: stream live frames from `offset`.
     Resume { offset: u64 },
     /// `+SNAPSHOT`: send a snapshot in `codec`.
-    FullSync { codec: Codec, reason: FullSyncReason },
+    FullSync {
+        codec: Codec,
+        reason: FullSyncReason,
+    },
     /// `-ERR`: refuse and drop the link.
     Refuse { error: ReplicationError },
 }
@@ -131,7 +134,9 @@ pub fn interpret_reply(
                 state: "asking for a full sync",
             }),
         },
-        PrimaryMessage::SnapshotBegin { replid } => Ok(HandshakeReply::FullSync { replid: *replid }),
+        PrimaryMessage::SnapshotBegin { replid } => {
+            Ok(HandshakeReply::FullSync { replid: *replid })
+        }
         PrimaryMessage::Error { text } => Err(ReplicationError::Refused { text: text.clone() }),
         other => Err(ReplicationError::UnexpectedMessage {
             message: message_name(other),
@@ -186,13 +191,25 @@ mod tests {
             codec: Codec::Plain,
             reason,
         };
-        assert_eq!(decide(Some((me, 3))), HandshakeDecision::Resume { offset: 3 });
-        assert_eq!(decide(Some((me, 9))), HandshakeDecision::Resume { offset: 9 });
+        assert_eq!(
+            decide(Some((me, 3))),
+            HandshakeDecision::Resume { offset: 3 }
+        );
+        assert_eq!(
+            decide(Some((me, 9))),
+            HandshakeDecision::Resume { offset: 9 }
+        );
         assert_eq!(decide(None), full(FullSyncReason::NoData));
         assert_eq!(decide(Some((id(2), 3))), full(FullSyncReason::OtherHistory));
         // Another history far ahead is still a full sync, not a refusal.
-        assert_eq!(decide(Some((id(2), 99))), full(FullSyncReason::OtherHistory));
-        assert_eq!(decide(Some((me, 0))), full(FullSyncReason::Evicted { first: 3 }));
+        assert_eq!(
+            decide(Some((id(2), 99))),
+            full(FullSyncReason::OtherHistory)
+        );
+        assert_eq!(
+            decide(Some((me, 0))),
+            full(FullSyncReason::Evicted { first: 3 })
+        );
         assert_eq!(decide(Some((me, 4))), full(FullSyncReason::Misaligned));
         assert_eq!(
             decide(Some((me, 10))),

@@ -31,7 +31,7 @@ pub use frame::{
     ReplicateRequest, TxnMark, FRAME_PAYLOAD_MAX, SNAPSHOT_CHUNK_MAX,
 };
 pub use handshake::{HandshakeDecision, HandshakeReply};
-pub use pump::{CloseReason, PumpEvent, PumpLimits, ReplicaPump};
+pub use pump::{PumpEvent, PumpLimits, ReplicaPump};
 pub use replica::{ReplicaConfig, ReplicaEvent, ReplicaLink};
 pub use replid::ReplId;
 pub use txn::{ApplyStep, TxnAssembler, TxnPart};
@@ -65,7 +65,11 @@ pub enum ReplicationError {
     UnknownCodecTag { tag: u8 },
     /// A length field claims more than the limit for its kind of frame.
     #[error("{kind} frame of {len} bytes exceeds the limit of {max}")]
-    FrameTooLarge { kind: &'static str, len: u64, max: usize },
+    FrameTooLarge {
+        kind: &'static str,
+        len: u64,
+        max: usize,
+    },
     #[error("empty write frame at offset {offset}")]
     EmptyWrite { offset: u64 },
     #[error("transaction {id} claims zero parts")]

@@ -335,9 +335,11 @@ fn parse_replica_line(line: &[u8]) -> Result<ReplicaMessage, ReplicationError> {
     let words: Vec<&[u8]> = line.split(|&byte| byte == b' ').collect();
     let is = |word: &[u8], expected: &str| word.eq_ignore_ascii_case(expected.as_bytes());
     match words.as_slice() {
-        [replconf, ack, offset] if is(replconf, "REPLCONF") && is(ack, "ACK") => parse_offset(offset)
-            .map(|offset| ReplicaMessage::Ack { offset })
-            .ok_or_else(|| malformed(line)),
+        [replconf, ack, offset] if is(replconf, "REPLCONF") && is(ack, "ACK") => {
+            parse_offset(offset)
+                .map(|offset| ReplicaMessage::Ack { offset })
+                .ok_or_else(|| malformed(line))
+        }
         [replicate, from, replid, offset, id_word, id, options @ ..]
             if is(replicate, "REPLICATE") && is(from, "FROM") && is(id_word, "ID") =>
         {

@@ -131,7 +131,10 @@ fn replica_requests_parse_strictly_and_skip_unknown_capabilities() {
         decoder.feed(line.as_bytes());
         decoder.next_message()
     };
-    let line = format!("replicate from {} 10 id r-1 CODEC lz9,zstd TLS yes\r\n", id(3));
+    let line = format!(
+        "replicate from {} 10 id r-1 CODEC lz9,zstd TLS yes\r\n",
+        id(3)
+    );
     let Ok(Some(ReplicaMessage::Replicate(request))) = parse(&line) else {
         panic!("parses");
     };
