@@ -6,7 +6,8 @@
 //! takes `REPLCONF ACK`s), calls [`ReplicaPump::pump`] once per loop
 //! iteration (live frames, heartbeats, the timeout), writes
 //! [`ReplicaPump::pending_output`] to the socket and reports what it took
-//! ([`ReplicaPump::consume_output`]), and drains [`PumpEvent`]s: a full
+//! ([`ReplicaPump::consume_output`], which also counts as a sign of life:
+//! a replica reading a long snapshot cannot acknowledge yet), and drains [`PumpEvent`]s: a full
 //! sync asks it to freeze a snapshot and push its chunks
 //! ([`ReplicaPump::push_snapshot_chunk`] while
 //! [`ReplicaPump::snapshot_room`], then [`ReplicaPump::end_snapshot`]).
@@ -93,7 +94,10 @@ pub struct ReplicaPump {
     /// Codecs the replica accepts.
     replica_codecs: CodecSet,
     acked: Option<u64>,
-    last_heard_ms: u64,
+    /// When the replica last showed life: it sent something, or its socket
+    /// took some of our output (it reads, even if a large backlog of
+    /// output delays its acknowledgements).
+    last_alive_ms: u64,
     last_sent_ms: u64,
 }
 
@@ -113,7 +117,7 @@ impl ReplicaPump {
             replica_id: None,
             replica_codecs: CodecSet::plain_only(),
             acked: None,
-            last_heard_ms: now_ms,
+            last_alive_ms: now_ms,
             last_sent_ms: now_ms,
         }
     }
@@ -130,7 +134,7 @@ impl ReplicaPump {
         if self.state == LinkState::Closed {
             return;
         }
-        self.last_heard_ms = now_ms;
+        self.last_alive_ms = now_ms;
         self.decoder.feed(bytes);
         while self.state != LinkState::Closed {
             match self.decoder.next_message() {
@@ -211,7 +215,7 @@ impl ReplicaPump {
         self.acked = Some(offset);
         // The replica's acknowledgements start now; a long snapshot must
         // not count against it.
-        self.last_heard_ms = now_ms;
+        self.last_alive_ms = now_ms;
         self.last_sent_ms = now_ms;
     }
 
@@ -262,7 +266,7 @@ impl ReplicaPump {
     /// One loop iteration: checks the timeout, queues live frames within
     /// the budgets and a heartbeat when the link was quiet.
     pub fn pump(&mut self, backlog: &ReplicationBacklog, now_ms: u64) {
-        let idle_ms = now_ms.saturating_sub(self.last_heard_ms);
+        let idle_ms = now_ms.saturating_sub(self.last_alive_ms);
         let watched = matches!(
             self.state,
             LinkState::AwaitingRequest | LinkState::Streaming { .. }
@@ -346,7 +350,10 @@ impl ReplicaPump {
     }
 
     /// The socket took `len` bytes of [`Self::pending_output`].
-    pub fn consume_output(&mut self, len: usize) {
+    pub fn consume_output(&mut self, len: usize, now_ms: u64) {
+        if len > 0 {
+            self.last_alive_ms = self.last_alive_ms.max(now_ms);
+        }
         self.output_start = (self.output_start + len).min(self.output.len());
         if self.output_start == self.output.len() {
             self.output.clear();

@@ -34,7 +34,7 @@ fn backlog_of(frames: usize, size: usize) -> ReplicationBacklog {
 /// Takes all output and decodes it.
 fn drain(pump: &mut ReplicaPump) -> Vec<PrimaryMessage> {
     let bytes = pump.pending_output().to_vec();
-    pump.consume_output(bytes.len());
+    pump.consume_output(bytes.len(), 0);
     let mut decoder = PrimaryDecoder::default();
     decoder.feed(&bytes);
     let mut out = Vec::new();
@@ -147,7 +147,7 @@ fn budget_back_pressure_and_oversized_frames() {
         0,
     );
     pump.receive(&request(Some((me, 0))), &me, &backlog, 0);
-    pump.consume_output(pump.pending_output().len());
+    pump.consume_output(pump.pending_output().len(), 0);
     pump.pump(&backlog, 0);
     // Two frames fit the per-iteration budget of 300 bytes.
     assert_eq!(pump.sent_offset(), Some(200));
@@ -168,7 +168,7 @@ fn budget_back_pressure_and_oversized_frames() {
     big.append(&[7u8; 5_000]).expect("no overflow");
     let mut pump = ReplicaPump::new(limits(), CodecSet::plain_only(), 0);
     pump.receive(&request(Some((me, 0))), &me, &big, 0);
-    pump.consume_output(pump.pending_output().len());
+    pump.consume_output(pump.pending_output().len(), 0);
     pump.pump(&big, 0);
     assert_eq!(pump.sent_offset(), Some(5_000));
     assert!(!pump.is_closed());

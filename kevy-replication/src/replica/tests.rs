@@ -147,7 +147,8 @@ fn a_link_lost_mid_snapshot_forgets_its_position() {
 
 #[test]
 fn gaps_corruption_refusals_and_silence_fail_the_link() {
-    let cases: Vec<(Vec<u8>, fn(&ReplicationError) -> bool)> = vec![
+    type Check = fn(&ReplicationError) -> bool;
+    let cases: Vec<(Vec<u8>, Check)> = vec![
         (encode(&[write(11, b"x")]), |e| {
             matches!(
                 e,
