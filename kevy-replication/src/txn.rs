@@ -206,7 +206,9 @@ impl TxnAssembler {
     }
 
     /// Forgets what `stream` holds: its link reconnected and will deliver
-    /// again from its applied offset.
+    /// again from its applied offset. Drain [`Self::poll_step`] (and apply
+    /// and mark what it gives) first: steps already released stay released,
+    /// and the link resumes after what was marked applied.
     pub fn reset_stream(&mut self, stream: usize) {
         let Some(queue) = self.streams.get_mut(stream) else {
             return;
@@ -237,113 +239,4 @@ impl TxnAssembler {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn steps(assembler: &mut TxnAssembler) -> Vec<ApplyStep> {
-        std::iter::from_fn(|| assembler.poll_step()).collect()
-    }
-
-    fn apply(stream: usize, offset: u64, bytes: &[u8]) -> ApplyStep {
-        ApplyStep::Apply {
-            stream,
-            offset,
-            bytes: bytes.to_vec(),
-        }
-    }
-
-    fn part(stream: usize, offset: u64, bytes: &[u8]) -> TxnPart {
-        TxnPart {
-            stream,
-            offset,
-            bytes: bytes.to_vec(),
-        }
-    }
-
-    #[test]
-    fn a_transaction_waits_for_all_parts_and_holds_later_writes() {
-        let mut assembler = TxnAssembler::new(3, 1_000);
-        let mark = Some(TxnMark { id: 7, parts: 2 });
-        assembler.push(0, 0, None, b"a".to_vec()).expect("ok");
-        assembler.push(0, 1, mark, b"t0".to_vec()).expect("ok");
-        assembler.push(0, 3, None, b"after".to_vec()).expect("ok");
-        assembler.push(1, 0, None, b"b".to_vec()).expect("ok");
-        assert_eq!(
-            steps(&mut assembler),
-            vec![apply(0, 0, b"a"), apply(1, 0, b"b")]
-        );
-        assert_eq!(assembler.held_bytes(), 7);
-        assembler.push(1, 1, mark, b"t1".to_vec()).expect("ok");
-        assert_eq!(
-            steps(&mut assembler),
-            vec![
-                ApplyStep::ApplyTransaction {
-                    id: 7,
-                    parts: vec![part(0, 1, b"t0"), part(1, 1, b"t1")]
-                },
-                apply(0, 3, b"after"),
-            ]
-        );
-        assert_eq!(assembler.held_bytes(), 0);
-    }
-
-    #[test]
-    fn one_part_transactions_pass_at_once() {
-        let mut assembler = TxnAssembler::new(1, 10);
-        let mark = Some(TxnMark { id: 1, parts: 1 });
-        assembler.push(0, 5, mark, b"x".to_vec()).expect("ok");
-        assert_eq!(
-            steps(&mut assembler),
-            vec![ApplyStep::ApplyTransaction {
-                id: 1,
-                parts: vec![part(0, 5, b"x")]
-            }]
-        );
-    }
-
-    #[test]
-    fn inconsistent_or_oversized_input_is_an_error() {
-        let mut assembler = TxnAssembler::new(2, 4);
-        let two = Some(TxnMark { id: 1, parts: 2 });
-        assembler.push(0, 0, two, b"x".to_vec()).expect("ok");
-        assert_eq!(
-            assembler.push(0, 1, two, b"y".to_vec()),
-            Err(ReplicationError::TxnInconsistent { id: 1 })
-        );
-        assert_eq!(
-            assembler.push(1, 0, Some(TxnMark { id: 1, parts: 3 }), b"y".to_vec()),
-            Err(ReplicationError::TxnTooManyParts {
-                id: 1,
-                parts: 3,
-                streams: 2
-            })
-        );
-        assert!(matches!(
-            assembler.push(0, 1, None, b"long".to_vec()),
-            Err(ReplicationError::TxnHoldOverflow { .. })
-        ));
-        assert!(matches!(
-            assembler.push(5, 0, None, b"z".to_vec()),
-            Err(ReplicationError::UnknownStream { .. })
-        ));
-    }
-
-    #[test]
-    fn a_reset_stream_drops_its_held_parts_and_takes_them_again() {
-        let mut assembler = TxnAssembler::new(2, 100);
-        let mark = Some(TxnMark { id: 3, parts: 2 });
-        assembler.push(0, 0, mark, b"p0".to_vec()).expect("ok");
-        assembler.push(0, 2, None, b"w".to_vec()).expect("ok");
-        assembler.reset_stream(0);
-        assert_eq!(assembler.held_bytes(), 0);
-        assembler.push(1, 0, mark, b"p1".to_vec()).expect("ok");
-        assert!(steps(&mut assembler).is_empty());
-        assembler
-            .push(0, 0, mark, b"p0".to_vec())
-            .expect("redelivered");
-        assert!(matches!(
-            steps(&mut assembler).as_slice(),
-            [ApplyStep::ApplyTransaction { id: 3, .. }]
-        ));
-    }
-}
+mod tests;
