@@ -20,7 +20,9 @@
 //! - `T offset:u64 txn:u64 parts:u16 len:u32 payload crc:u32` — one shard's
 //!   part of a cross-shard atomic write;
 //! - `C codec:u8 len:u32 payload crc:u32` — one snapshot chunk (opaque);
-//! - `P offset:u64 crc:u32` — heartbeat carrying the primary's offset.
+//! - `P offset:u64 flags:u8 crc:u32` — heartbeat carrying the primary's
+//!   offset; flag bit 0 asks the replica to acknowledge at once (for
+//!   `WAIT`); other bits are ignored, for later use.
 //!
 //! Text lines are not checksummed; they are parsed strictly, and a
 //! corrupted offset in one is caught by the gap check on the next frame or
@@ -50,7 +52,8 @@ pub(crate) const TAG_PING: u8 = b'P';
 pub(crate) const WRITE_HEADER: usize = 1 + 8 + 4;
 pub(crate) const TXN_WRITE_HEADER: usize = 1 + 8 + 8 + 2 + 4;
 pub(crate) const CHUNK_HEADER: usize = 1 + 1 + 4;
-pub(crate) const PING_LEN: usize = 1 + 8 + 4;
+pub(crate) const PING_LEN: usize = 1 + 8 + 1 + 4;
+pub(crate) const PING_FLAG_ACK_REQUESTED: u8 = 1;
 pub(crate) const CRC_LEN: usize = 4;
 
 /// How a snapshot chunk's bytes are encoded (the codec itself lives in the
@@ -171,9 +174,11 @@ pub enum PrimaryMessage {
         txn: Option<TxnMark>,
         bytes: Vec<u8>,
     },
-    /// Heartbeat; `offset` is the primary's next offset (for lag).
+    /// Heartbeat; `offset` is the primary's next offset (for lag);
+    /// `ack_requested` asks for an acknowledgement now.
     Ping {
         offset: u64,
+        ack_requested: bool,
     },
     /// `-ERR ...`: the primary refuses or closes the link.
     Error {
@@ -206,7 +211,10 @@ impl PrimaryMessage {
                 encode_line(out, &format!("+SNAPSHOT_END {offset}"))
             }
             PrimaryMessage::Write { offset, txn, bytes } => encode_write(out, *offset, *txn, bytes),
-            PrimaryMessage::Ping { offset } => encode_ping(out, *offset),
+            PrimaryMessage::Ping {
+                offset,
+                ack_requested,
+            } => encode_ping(out, *offset, *ack_requested),
             PrimaryMessage::Error { text } => encode_error(out, text),
         }
     }
@@ -291,10 +299,15 @@ pub fn encode_chunk(out: &mut Vec<u8>, codec: Codec, bytes: &[u8]) {
     push_payload_and_crc(out, start, bytes);
 }
 
-pub fn encode_ping(out: &mut Vec<u8>, offset: u64) {
+pub fn encode_ping(out: &mut Vec<u8>, offset: u64, ack_requested: bool) {
     let start = out.len();
     out.push(TAG_PING);
     out.extend_from_slice(&offset.to_le_bytes());
+    out.push(if ack_requested {
+        PING_FLAG_ACK_REQUESTED
+    } else {
+        0
+    });
     let crc = crc32fast::hash(&out[start..]);
     out.extend_from_slice(&crc.to_le_bytes());
 }

@@ -283,6 +283,13 @@ mod tests {
                 text: "ERR nope".into()
             })
         );
-        assert!(interpret_reply(asked, &PrimaryMessage::Ping { offset: 1 }).is_err());
+        assert!(interpret_reply(
+            asked,
+            &PrimaryMessage::Ping {
+                offset: 1,
+                ack_requested: false
+            }
+        )
+        .is_err());
     }
 }

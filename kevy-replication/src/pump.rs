@@ -94,6 +94,9 @@ pub struct ReplicaPump {
     /// Codecs the replica accepts.
     replica_codecs: CodecSet,
     acked: Option<u64>,
+    /// `WAIT` wants a fresh acknowledgement: the next heartbeat goes at
+    /// once and asks for one.
+    ack_requested: bool,
     /// When the replica last showed life: it sent something, or its socket
     /// took some of our output (it reads, even if a large backlog of
     /// output delays its acknowledgements).
@@ -117,6 +120,7 @@ impl ReplicaPump {
             replica_id: None,
             replica_codecs: CodecSet::plain_only(),
             acked: None,
+            ack_requested: false,
             last_alive_ms: now_ms,
             last_sent_ms: now_ms,
         }
@@ -289,9 +293,11 @@ impl ReplicaPump {
         );
         let quiet = now_ms.saturating_sub(self.last_sent_ms) >= self.limits.heartbeat_interval_ms;
         let room = self.pending_len() + frame::PING_LEN <= self.limits.output_cap;
-        if streaming_or_snapshot && quiet && room {
-            frame::encode_ping(&mut self.output, backlog.next_offset());
+        let asking = self.ack_requested && matches!(self.state, LinkState::Streaming { .. });
+        if (asking || streaming_or_snapshot && quiet) && room {
+            frame::encode_ping(&mut self.output, backlog.next_offset(), asking);
             self.last_sent_ms = now_ms;
+            self.ack_requested &= !asking;
         }
     }
 
@@ -318,6 +324,12 @@ impl ReplicaPump {
             next = stored.offset + stored.bytes.len() as u64;
         }
         Ok(next)
+    }
+
+    /// Asks the replica to acknowledge at once (for `WAIT`); the request
+    /// goes with the next [`Self::pump`], behind the frames it queues.
+    pub fn request_ack(&mut self) {
+        self.ack_requested = true;
     }
 
     fn enforce_cap(&mut self) -> Result<(), ReplicationError> {

@@ -105,6 +105,8 @@ pub struct ReplicaLink {
     /// History and offset of the last event handed out (`>= applied`).
     delivered: Option<(ReplId, u64)>,
     primary_offset: Option<u64>,
+    /// The primary asked for an acknowledgement (for `WAIT`).
+    ack_requested: bool,
     last_heard_ms: u64,
     last_ack_ms: u64,
 }
@@ -120,6 +122,7 @@ impl ReplicaLink {
             applied,
             delivered: applied,
             primary_offset: None,
+            ack_requested: false,
             last_heard_ms: 0,
             last_ack_ms: 0,
         }
@@ -226,7 +229,7 @@ impl ReplicaLink {
                 self.events.push_back(ReplicaEvent::SnapshotEnd { offset });
                 Ok(())
             }
-            (LinkState::Snapshot { .. }, PrimaryMessage::Ping { offset }) => {
+            (LinkState::Snapshot { .. }, PrimaryMessage::Ping { offset, .. }) => {
                 self.primary_offset = Some(offset);
                 Ok(())
             }
@@ -259,7 +262,13 @@ impl ReplicaLink {
                 });
                 Ok(())
             }
-            (LinkState::Streaming { next, .. }, PrimaryMessage::Ping { offset }) => {
+            (
+                LinkState::Streaming { next, .. },
+                PrimaryMessage::Ping {
+                    offset,
+                    ack_requested,
+                },
+            ) => {
                 if offset < next {
                     return Err(ReplicationError::PrimaryOffsetWentBack {
                         primary: offset,
@@ -267,6 +276,9 @@ impl ReplicaLink {
                     });
                 }
                 self.primary_offset = Some(offset);
+                // Acknowledged at the next tick, after the caller has
+                // applied (and marked) what came before the request.
+                self.ack_requested |= ack_requested;
                 Ok(())
             }
             (state, message) => Err(ReplicationError::UnexpectedMessage {
@@ -310,7 +322,8 @@ impl ReplicaLink {
                 return Err(self.fail(ReplicationError::LinkTimeout { idle_ms }))
             }
             LinkState::Streaming { replid, .. } => {
-                let due = now_ms.saturating_sub(self.last_ack_ms) >= self.config.ack_interval_ms;
+                let due = self.ack_requested
+                    || now_ms.saturating_sub(self.last_ack_ms) >= self.config.ack_interval_ms;
                 if let (true, Some((applied_replid, offset))) = (due, self.applied) {
                     if applied_replid == replid {
                         self.queue_ack(offset, now_ms);
@@ -338,6 +351,7 @@ impl ReplicaLink {
         ReplicaMessage::Ack { offset }.encode(&mut bytes);
         self.events.push_back(ReplicaEvent::Transmit { bytes });
         self.last_ack_ms = now_ms;
+        self.ack_requested = false;
     }
 
     pub fn poll_event(&mut self) -> Option<ReplicaEvent> {

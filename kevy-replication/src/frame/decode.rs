@@ -176,7 +176,12 @@ fn parse_primary(
             }
             verify_crc(&bytes[..PING_LEN])?;
             let offset = read_u64(bytes, 1);
-            Ok(Some((PrimaryMessage::Ping { offset }, PING_LEN)))
+            let ack_requested = bytes[9] & PING_FLAG_ACK_REQUESTED != 0;
+            let message = PrimaryMessage::Ping {
+                offset,
+                ack_requested,
+            };
+            Ok(Some((message, PING_LEN)))
         }
         other => Err(ReplicationError::UnknownFrameTag { tag: other }),
     }

@@ -119,7 +119,7 @@ fn the_decoder_stays_failed() {
     decoder.feed(b"?");
     assert!(decoder.next_message().is_err());
     let mut ping = Vec::new();
-    encode_ping(&mut ping, 1);
+    encode_ping(&mut ping, 1, false);
     decoder.feed(&ping);
     assert!(decoder.next_message().is_err());
 }
@@ -179,7 +179,10 @@ fn arb_binary_message() -> impl Strategy<Value = PrimaryMessage> {
                 txn: txn.map(|(id, parts)| TxnMark { id, parts }),
                 bytes,
             }),
-        any::<u64>().prop_map(|offset| PrimaryMessage::Ping { offset }),
+        (any::<u64>(), any::<bool>()).prop_map(|(offset, ack_requested)| PrimaryMessage::Ping {
+            offset,
+            ack_requested
+        }),
     ]
 }
 

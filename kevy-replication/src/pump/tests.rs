@@ -231,7 +231,13 @@ fn heartbeats_when_quiet_and_timeout_when_the_replica_is_silent() {
     pump.pump(&backlog, 50);
     assert!(drain(&mut pump).is_empty());
     pump.pump(&backlog, 100);
-    assert_eq!(drain(&mut pump), vec![PrimaryMessage::Ping { offset: 10 }]);
+    assert_eq!(
+        drain(&mut pump),
+        vec![PrimaryMessage::Ping {
+            offset: 10,
+            ack_requested: false
+        }]
+    );
     pump.receive(b"REPLCONF ACK 10\r\n", &me, &backlog, 900);
     pump.pump(&backlog, 1_800);
     assert!(!pump.is_closed());
@@ -260,4 +266,26 @@ fn pushing_chunks_past_the_cap_closes_the_link() {
         pump.push_snapshot_chunk(Codec::Plain, &chunk, 0),
         Err(ReplicationError::NoSnapshotInProgress)
     );
+}
+
+#[test]
+fn wait_asks_for_an_acknowledgement_at_once() {
+    let me = id(1);
+    let backlog = backlog_of(1, 10);
+    let mut pump = ReplicaPump::new(limits(), CodecSet::plain_only(), 0);
+    pump.receive(&request(Some((me, 0))), &me, &backlog, 0);
+    drain(&mut pump);
+    pump.request_ack();
+    pump.pump(&backlog, 1);
+    let sent = drain(&mut pump);
+    assert_eq!(write_offsets(&sent), vec![0]);
+    assert_eq!(
+        sent.last(),
+        Some(&PrimaryMessage::Ping {
+            offset: 10,
+            ack_requested: true
+        })
+    );
+    pump.pump(&backlog, 2);
+    assert!(drain(&mut pump).is_empty(), "asked once");
 }

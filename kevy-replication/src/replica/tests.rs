@@ -54,7 +54,10 @@ fn resume_stream_and_acknowledge() {
             offset: 10,
         },
         write(10, b"abc"),
-        PrimaryMessage::Ping { offset: 20 },
+        PrimaryMessage::Ping {
+            offset: 20,
+            ack_requested: false,
+        },
     ]);
     // Byte by byte: any split decodes the same.
     for byte in &stream {
@@ -100,7 +103,10 @@ fn full_sync_then_stream() {
             codec: Codec::Plain,
             bytes: b"state".to_vec(),
         },
-        PrimaryMessage::Ping { offset: 40 },
+        PrimaryMessage::Ping {
+            offset: 40,
+            ack_requested: false,
+        },
         PrimaryMessage::SnapshotEnd { offset: 40 },
         write(40, b"w"),
     ]);
@@ -167,9 +173,13 @@ fn gaps_corruption_refusals_and_silence_fail_the_link() {
                 }
             )
         }),
-        (encode(&[PrimaryMessage::Ping { offset: 9 }]), |e| {
-            matches!(e, ReplicationError::PrimaryOffsetWentBack { .. })
-        }),
+        (
+            encode(&[PrimaryMessage::Ping {
+                offset: 9,
+                ack_requested: false,
+            }]),
+            |e| matches!(e, ReplicationError::PrimaryOffsetWentBack { .. }),
+        ),
         (encode(&[PrimaryMessage::SnapshotEnd { offset: 10 }]), |e| {
             matches!(e, ReplicationError::UnexpectedMessage { .. })
         }),
@@ -259,4 +269,33 @@ fn transaction_parts_are_handed_to_the_assembler() {
             bytes: b"part".to_vec()
         })
     );
+}
+
+#[test]
+fn an_ack_request_is_answered_at_the_next_tick() {
+    let mut link = ReplicaLink::new(config(), Some((id(1), 0)));
+    link.connect(0);
+    let stream = encode(&[
+        PrimaryMessage::Ack {
+            replid: id(1),
+            offset: 0,
+        },
+        write(0, b"ab"),
+        PrimaryMessage::Ping {
+            offset: 2,
+            ack_requested: true,
+        },
+    ]);
+    link.receive(&stream, 1).expect("valid");
+    events(&mut link);
+    assert!(link.mark_applied(2));
+    link.tick(2).expect("alive");
+    assert_eq!(
+        events(&mut link),
+        vec![ReplicaEvent::Transmit {
+            bytes: b"REPLCONF ACK 2\r\n".to_vec()
+        }]
+    );
+    link.tick(3).expect("alive");
+    assert!(events(&mut link).is_empty(), "answered once");
 }

@@ -200,6 +200,10 @@ impl Sim {
         while let Some(bytes) = conn.to_primary.due(if stalled { 0 } else { now }) {
             conn.pump.receive(&bytes, &self.replid, &self.backlog, now);
         }
+        if self.rng.chance(20) {
+            // A client's WAIT.
+            conn.pump.request_ack();
+        }
         conn.pump.pump(&self.backlog, now);
         while let Some(event) = conn.pump.poll_event() {
             match event {
