@@ -26,8 +26,12 @@ mod world;
 
 use world::Sim;
 
-/// Seeds that once failed, run first.
-const REGRESSION_SEEDS: &[u64] = &[];
+/// Seeds that once failed, run first (also when `KEVY_SIM_SEEDS` is
+/// small). 0, 3, 6: caught a replica without its offset-gap check and a
+/// pump that skipped a frame; 4, 18, 53, 86: caught a handshake that
+/// resumed a replica of another history (the primary had restarted
+/// without its data).
+const REGRESSION_SEEDS: &[u64] = &[0, 3, 6, 4, 18, 53, 86];
 const DEFAULT_SEEDS: u64 = 2_000;
 /// Steps (ms) with writes and faults, then at most this many to converge.
 const DRAIN_LIMIT: u64 = 50_000;
@@ -38,6 +42,7 @@ pub struct Stats {
     pub writes: u64,
     pub resumes: u64,
     pub full_syncs: u64,
+    pub primary_restarts: u64,
     /// Why pumps closed links, by error kind.
     pub pump_closes: std::collections::BTreeMap<String, u64>,
     /// Why the replica failed links, by error kind.
@@ -94,6 +99,7 @@ fn replica_converges_to_the_primary_under_faults() {
                 total.writes += stats.writes;
                 total.resumes += stats.resumes;
                 total.full_syncs += stats.full_syncs;
+                total.primary_restarts += stats.primary_restarts;
                 total.transactions += stats.transactions;
                 for (kind, n) in stats.pump_closes {
                     *total.pump_closes.entry(kind).or_default() += n;
@@ -114,7 +120,7 @@ fn replica_converges_to_the_primary_under_faults() {
     // of link closing, not only the easy path.
     if seeds.len() >= 1_000 {
         assert!(total.full_syncs > seeds.len() as u64);
-        assert!(total.resumes > seeds.len() as u64);
+        assert!(total.resumes > seeds.len() as u64 / 2);
         for kind in ["TooOld", "OutputCapExceeded", "LinkTimeout"] {
             assert!(total.pump_closes.contains_key(kind), "no {kind} close");
         }

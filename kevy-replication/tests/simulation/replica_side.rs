@@ -45,7 +45,10 @@ impl Sim {
                         conn.to_primary.send(self.now, delay, bytes);
                     }
                 }
-                ReplicaEvent::SnapshotBegin { .. } => self.loading = Some(Vec::new()),
+                ReplicaEvent::SnapshotBegin { replid } => {
+                    self.loading = Some(Vec::new());
+                    self.loading_replid = Some(replid);
+                }
                 ReplicaEvent::SnapshotChunk { bytes, .. } => match self.loading.as_mut() {
                     Some(loading) => loading.extend_from_slice(&bytes),
                     None => return Err("chunk outside a snapshot".into()),
@@ -53,7 +56,8 @@ impl Sim {
                 ReplicaEvent::SnapshotEnd { offset } => {
                     let loaded = deserialize(&self.loading.take().ok_or("end without begin")?)?;
                     let expected: Vec<_> = self
-                        .history
+                        .history_of(self.loading_replid)
+                        .ok_or("snapshot of an unknown history")?
                         .get(..loaded.len())
                         .ok_or("snapshot longer than the primary's history")?
                         .iter()
@@ -63,6 +67,7 @@ impl Sim {
                         return Err("snapshot differs from the primary's history".into());
                     }
                     self.data = loaded;
+                    self.data_replid = self.loading_replid;
                     if self.data_end() != offset || !self.link.mark_applied(offset) {
                         return Err(format!("snapshot ends at {} not {offset}", self.data_end()));
                     }
@@ -76,7 +81,14 @@ impl Sim {
                     mark,
                     bytes,
                 } => self.push_assembler(offset, Some(mark), bytes)?,
-                ReplicaEvent::Resumed { .. } => {}
+                ReplicaEvent::Resumed { replid, .. } => {
+                    if Some(replid) != self.data_replid {
+                        return Err(format!(
+                            "resumed {replid} onto data of {:?}",
+                            self.data_replid
+                        ));
+                    }
+                }
             }
         }
         if let Some((_, applied)) = self.link.applied() {
@@ -112,7 +124,10 @@ impl Sim {
             };
             for (offset, bytes) in writes {
                 let index = self.data.len();
-                let Some((want_offset, want_bytes, _)) = self.history.get(index) else {
+                let history = self
+                    .history_of(self.data_replid)
+                    .ok_or("data of no history")?;
+                let Some((want_offset, want_bytes, _)) = history.get(index) else {
                     return Err(format!(
                         "applied a write at {offset} the primary never made"
                     ));
@@ -132,7 +147,8 @@ impl Sim {
     }
 
     pub fn converged(&self) -> bool {
-        self.data.len() == self.history.len()
+        self.data_replid == Some(self.replid)
+            && self.data.len() == self.history.len()
             && self
                 .conn
                 .as_ref()

@@ -25,6 +25,7 @@ pub struct Params {
     pub restart_per_mille: u64,
     pub greedy_per_mille: u64,
     pub slow_per_mille: u64,
+    pub primary_restart_per_mille: u64,
     pub replica: ReplicaConfig,
 }
 
@@ -55,6 +56,7 @@ impl Params {
             restart_per_mille: rng.range(0, 4),
             greedy_per_mille: rng.range(0, 200),
             slow_per_mille: rng.range(0, 20),
+            primary_restart_per_mille: rng.range(0, 3),
             replica: ReplicaConfig {
                 ack_interval_ms: rng.range(1, heartbeat),
                 link_timeout_ms: timeout,
@@ -70,20 +72,30 @@ pub struct Sim {
     pub now: u64,
     pub replid: ReplId,
     pub backlog: ReplicationBacklog,
-    /// Every write the primary applied: (offset, bytes, mark).
-    pub history: Vec<(u64, Vec<u8>, Option<TxnMark>)>,
+    /// Every write the primary applied in its current history.
+    pub history: History,
+    /// Histories the primary left by restarting without its data.
+    pub old_histories: Vec<(ReplId, History)>,
     pub conn: Option<Connection>,
     pub reconnect_at: u64,
     pub stall_until: u64,
     pub slow_until: u64,
     pub link: ReplicaLink,
     pub assembler: TxnAssembler,
-    /// The replica's data: the writes it applied, in order.
+    /// The replica's data: the writes it applied, in order, and the
+    /// history they belong to.
     pub data: Vec<(u64, Vec<u8>)>,
+    pub data_replid: Option<ReplId>,
+    /// A snapshot being loaded, and its history.
     pub loading: Option<Vec<u8>>,
+    pub loading_replid: Option<ReplId>,
+    pub backlog_budget: usize,
     pub full_syncs: u64,
     pub stats: Stats,
 }
+
+/// (offset, bytes, mark) of each write.
+pub type History = Vec<(u64, Vec<u8>, Option<TxnMark>)>;
 
 impl Sim {
     pub fn new(seed: u64) -> Sim {
@@ -92,8 +104,13 @@ impl Sim {
         let mut id = [0u8; 20];
         id[..8].copy_from_slice(&seed.to_le_bytes());
         let link = ReplicaLink::new(p.replica.clone(), None);
+        let backlog_budget = rng.range(30, 3_000) as usize;
         Sim {
-            backlog: ReplicationBacklog::new(rng.range(30, 3_000) as usize),
+            backlog: ReplicationBacklog::new(backlog_budget),
+            backlog_budget,
+            old_histories: Vec::new(),
+            data_replid: None,
+            loading_replid: None,
             p,
             rng,
             now: 0,
@@ -121,7 +138,9 @@ impl Sim {
     pub fn write(&mut self) {
         let index = self.history.len();
         let len = self.rng.range(1, self.p.max_write) as usize;
-        let mut bytes = format!("w{index}:").into_bytes();
+        // The generation in the bytes tells histories apart.
+        let generation = self.old_histories.len();
+        let mut bytes = format!("g{generation}w{index}:").into_bytes();
         bytes.resize(bytes.len().max(len), b'a' + (index % 26) as u8);
         let mark = self.rng.chance(self.p.txn_per_mille).then_some(TxnMark {
             id: index as u64,
@@ -181,11 +200,43 @@ impl Sim {
             let keep = self.rng.chance(500);
             if !keep {
                 self.data.clear();
+                self.data_replid = None;
             }
             let applied = if keep { self.link.applied() } else { None };
             self.close();
             self.link = ReplicaLink::new(self.p.replica.clone(), applied);
         }
+        if self.rng.chance(self.p.primary_restart_per_mille) {
+            self.close();
+            self.stats.primary_restarts += 1;
+            if self.rng.chance(500) {
+                // With its data: same history, an empty backlog from where
+                // it stood, so lagging replicas must full-sync.
+                let next = self.backlog.next_offset();
+                self.backlog = ReplicationBacklog::starting_at(self.backlog_budget, next);
+            } else {
+                // Without its data: a new, empty history. Offsets restart,
+                // so a replica's old offset may look valid here.
+                let mut id = [0u8; 20];
+                id[..8].copy_from_slice(&self.rng.next().to_le_bytes());
+                let old = std::mem::take(&mut self.history);
+                self.old_histories.push((self.replid, old));
+                self.replid = ReplId::from_random_bytes(id);
+                self.backlog = ReplicationBacklog::new(self.backlog_budget);
+            }
+        }
+    }
+
+    /// The writes of history `replid`.
+    pub fn history_of(&self, replid: Option<ReplId>) -> Option<&History> {
+        let replid = replid?;
+        if replid == self.replid {
+            return Some(&self.history);
+        }
+        self.old_histories
+            .iter()
+            .find(|(old, _)| *old == replid)
+            .map(|(_, history)| history)
     }
 
     pub fn primary_side(&mut self, faults: bool) -> Result<(), String> {
