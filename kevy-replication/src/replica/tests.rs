@@ -299,3 +299,60 @@ fn an_ack_request_is_answered_at_the_next_tick() {
     link.tick(3).expect("alive");
     assert!(events(&mut link).is_empty(), "answered once");
 }
+
+mod hostile {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// A valid beginning followed by anything: no panic, and every
+        /// write handed out is one the primary sent, at its offset.
+        #[test]
+        fn garbage_after_a_valid_start_never_panics_or_misapplies(
+            resume in any::<bool>(),
+            valid_writes in 0usize..5,
+            garbage in prop::collection::vec(any::<u8>(), 0..200),
+            split in 1usize..50,
+        ) {
+            let mut link = ReplicaLink::new(config(), resume.then_some((id(1), 0)));
+            link.connect(0);
+            let mut messages = vec![if resume {
+                PrimaryMessage::Ack { replid: id(1), offset: 0 }
+            } else {
+                PrimaryMessage::SnapshotBegin { replid: id(1) }
+            }];
+            if !resume {
+                messages.push(PrimaryMessage::SnapshotEnd { offset: 0 });
+            }
+            let sent: Vec<Vec<u8>> = (0..valid_writes).map(|n| format!("w{n}").into_bytes()).collect();
+            let mut offset = 0;
+            for bytes in &sent {
+                messages.push(write(offset, bytes));
+                offset += bytes.len() as u64;
+            }
+            let mut stream = encode(&messages);
+            stream.extend_from_slice(&garbage);
+            for piece in stream.chunks(split) {
+                if link.receive(piece, 1).is_err() {
+                    break;
+                }
+            }
+            let mut expected_offset = 0;
+            let mut index = 0;
+            for event in events(&mut link) {
+                if let ReplicaEvent::Apply { offset, bytes } = event {
+                    // Garbage may hold a valid frame by chance only if its
+                    // crc matches; the gap check still pins its offset.
+                    prop_assert_eq!(offset, expected_offset);
+                    if index < sent.len() {
+                        prop_assert_eq!(&bytes, &sent[index]);
+                    }
+                    expected_offset += bytes.len() as u64;
+                    index += 1;
+                }
+            }
+            prop_assert!(index >= sent.len());
+        }
+    }
+}
