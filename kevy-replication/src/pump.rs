@@ -18,6 +18,9 @@
 //! `output_cap` (back-pressure); output pushed past the cap closes the link.
 //! A replica too slow for the backlog finds its next frame evicted: the
 //! link closes with `TooOld` and the replica comes back for a full sync.
+//! The same holds for the writes made while a snapshot is sent: they wait
+//! in the backlog (not in the link), so a snapshot that takes longer than
+//! the backlog can hold ends in a closed link, never in a gap.
 //! Frames are never skipped: the link either sends the next one or closes.
 
 use std::collections::VecDeque;
