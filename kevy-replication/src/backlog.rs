@@ -11,10 +11,14 @@
 //! the newest frame is always kept, even alone over budget, so a replica
 //! that is only one write behind can always resume. Eviction drops the
 //! oldest frames first.
+//!
+//! A frame may carry a [`TxnMark`] when it is one shard's part of a
+//! cross-shard atomic write; the mark travels with the frame to replicas.
 
 use std::collections::VecDeque;
 use std::ops::Range;
 
+use crate::frame::{TxnMark, FRAME_PAYLOAD_MAX};
 use crate::ReplicationError;
 
 /// A frame read back from the backlog.
@@ -24,11 +28,14 @@ pub struct BacklogFrame<'a> {
     pub offset: u64,
     /// The RESP bytes of the write.
     pub bytes: &'a [u8],
+    /// Set when the write is one part of a cross-shard transaction.
+    pub txn: Option<TxnMark>,
 }
 
 struct StoredFrame {
     offset: u64,
     bytes: Box<[u8]>,
+    txn: Option<TxnMark>,
 }
 
 impl StoredFrame {
@@ -68,8 +75,26 @@ impl ReplicationBacklog {
 
     /// Appends one frame and returns the offsets it occupies. An empty
     /// frame carries nothing to replicate: it is not stored and its range
-    /// is empty.
+    /// is empty. A frame over [`FRAME_PAYLOAD_MAX`] is refused.
     pub fn append(&mut self, bytes: &[u8]) -> Result<Range<u64>, ReplicationError> {
+        self.append_marked(bytes, None)
+    }
+
+    /// Appends one frame that may be a part of a cross-shard transaction.
+    pub fn append_marked(
+        &mut self,
+        bytes: &[u8],
+        txn: Option<TxnMark>,
+    ) -> Result<Range<u64>, ReplicationError> {
+        // The wire cannot carry a larger frame; refusing it here keeps the
+        // pump from ever meeting one.
+        if bytes.len() > FRAME_PAYLOAD_MAX {
+            return Err(ReplicationError::FrameTooLarge {
+                kind: "write",
+                len: bytes.len() as u64,
+                max: FRAME_PAYLOAD_MAX,
+            });
+        }
         let start = self.next_offset;
         let end = u64::try_from(bytes.len())
             .ok()
@@ -84,6 +109,7 @@ impl ReplicationBacklog {
         self.frames.push_back(StoredFrame {
             offset: start,
             bytes: bytes.into(),
+            txn,
         });
         self.stored += bytes.len();
         self.next_offset = end;
@@ -149,6 +175,7 @@ impl ReplicationBacklog {
         Ok(self.frames.range(start..).map(|frame| BacklogFrame {
             offset: frame.offset,
             bytes: &frame.bytes,
+            txn: frame.txn,
         }))
     }
 
