@@ -186,3 +186,21 @@ fn multi_megabyte_values_round_trip() {
         assert_eq!(pong, "PONG");
     }
 }
+
+#[test]
+fn shards_pinned_to_cores_serve() {
+    let server = KevyServer::start_with(4, &["--pin-cores", "yes"]);
+    let mut con = server.connect();
+    let keys: Vec<String> = (0..64).map(|i| format!("pinned:{i}")).collect();
+    for key in &keys {
+        let () = redis::cmd("SET").arg(key).arg(key).query(&mut con).expect("SET");
+    }
+    let values: Vec<String> = redis::cmd("MGET").arg(&keys).query(&mut con).expect("MGET");
+    assert_eq!(values, keys);
+    let pinned: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("pin-cores")
+        .query(&mut con)
+        .expect("CONFIG GET");
+    assert_eq!(pinned, ["pin-cores", "yes"]);
+}
