@@ -11,9 +11,11 @@
 //!   `ci/matrix.txt` and runs this suite with `KEVY_BIN` pointing at that
 //!   build.
 //!
-//! Every expectation is Redis 7.0's behaviour: pointing `KEVY_BIN` at a
-//! wrapper script that drops `--threads N` and runs `redis-server` passes
-//! the whole suite, which is how the suite itself is checked.
+//! Every expectation is Redis 7.0's behaviour, except where a test uses a
+//! directive of kevy's own (`--threads`, `--pin-cores`, `--transport`):
+//! pointing `KEVY_BIN` at a wrapper script that drops those and runs
+//! `redis-server` passes the rest of the suite, which is how the suite
+//! itself is checked.
 //!
 //! This library holds the plumbing: [`KevyServer`] starts the binary on a
 //! free port in a scratch directory, waits until it answers a PING and
