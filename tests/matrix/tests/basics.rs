@@ -193,7 +193,11 @@ fn shards_pinned_to_cores_serve() {
     let mut con = server.connect();
     let keys: Vec<String> = (0..64).map(|i| format!("pinned:{i}")).collect();
     for key in &keys {
-        let () = redis::cmd("SET").arg(key).arg(key).query(&mut con).expect("SET");
+        let () = redis::cmd("SET")
+            .arg(key)
+            .arg(key)
+            .query(&mut con)
+            .expect("SET");
     }
     let values: Vec<String> = redis::cmd("MGET").arg(&keys).query(&mut con).expect("MGET");
     assert_eq!(values, keys);
