@@ -65,9 +65,12 @@ pub enum OriginAction<R> {
     Unblocked { block: u64, how: UnblockAs },
 }
 
+/// A key and the shard that owns it.
+pub type ShardKey = (usize, Box<[u8]>);
+
 struct OriginBlock {
     /// (shard, key), without duplicates, in the order the command named them.
-    keys: Vec<(usize, Box<[u8]>)>,
+    keys: Vec<ShardKey>,
     deadline: Option<u64>,
     /// The key index whose pop is in flight.
     serving: Option<usize>,
@@ -104,13 +107,13 @@ impl Origin {
     /// (None: forever). Returns the block id; `out` receives the arms.
     pub fn block<R>(
         &mut self,
-        keys: impl IntoIterator<Item = (usize, Box<[u8]>)>,
+        keys: impl IntoIterator<Item = ShardKey>,
         deadline: Option<u64>,
         out: &mut Vec<OriginAction<R>>,
     ) -> u64 {
         let block = self.next_block;
         self.next_block += 1;
-        let mut unique: Vec<(usize, Box<[u8]>)> = Vec::new();
+        let mut unique: Vec<ShardKey> = Vec::new();
         for (shard, key) in keys {
             if !unique.iter().any(|(_, k)| *k == key) {
                 unique.push((shard, key));
@@ -297,7 +300,7 @@ impl Origin {
     }
 
     /// The (shard, key) pairs `block` waits on.
-    pub fn keys_of(&self, block: u64) -> Option<&[(usize, Box<[u8]>)]> {
+    pub fn keys_of(&self, block: u64) -> Option<&[ShardKey]> {
         self.blocks.get(&block).map(|b| b.keys.as_slice())
     }
 
