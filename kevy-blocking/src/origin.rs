@@ -2,14 +2,18 @@
 //! connection lives on, and the sole judge of when it is served.
 //!
 //! Data flow: `block` allocates a [`WaiterId`] and asks every key's shard
-//! to arm a waiter ([`OriginAction::Arm`]). A target answers "ready"
-//! (`on_ready`) when the key has data for this waiter; the origin then
-//! picks that key, marks itself *serving* and asks that one target to pop
-//! ([`OriginAction::Serve`]). The pop's outcome comes back in `on_served`:
-//! a value is delivered and every registration cancelled; nothing (another
-//! client drained the key in between) re-arms every key. Timeouts
-//! (`expire`), `CLIENT UNBLOCK` (`unblock`) and disconnects (`disconnect`)
-//! end a block and cancel its registrations.
+//! to arm a waiter ([`OriginAction::Arm`]); each target answers whether the
+//! key has data for it (`on_armed`), and later says "ready" when a write
+//! gives it data (`on_ready`). Once every arm of a round is answered, the
+//! origin picks the first ready key in the command's order (as Redis
+//! serves an unblocked call), marks itself *serving* and asks that one
+//! target to pop ([`OriginAction::Serve`]). The pop's outcome comes back in
+//! `on_served`: a value is delivered and every registration cancelled;
+//! nothing (another client drained the key in between) starts a new round
+//! of arms on every key. Timeouts (`expire`), `CLIENT UNBLOCK` (`unblock`)
+//! and disconnects (`disconnect`) end a block and cancel its registrations.
+//! A block made with `no_block` (a blocking command inside `MULTI`) ends
+//! with a timeout as soon as its first round finds no key ready.
 //!
 //! Invariants: at most one serve is in flight per block; a block with a
 //! serve in flight is neither timed out nor unblocked until the serve comes
@@ -74,6 +78,12 @@ struct OriginBlock {
     deadline: Option<u64>,
     /// The key index whose pop is in flight.
     serving: Option<usize>,
+    /// Arms of the current round not answered yet.
+    arms_pending: usize,
+    /// Keys answered or told ready since the round began.
+    ready: Vec<bool>,
+    /// End with a timeout when the first round finds nothing.
+    no_block: bool,
     /// The client left while a serve was in flight.
     gone: bool,
     /// `CLIENT UNBLOCK` arrived while a serve was in flight.
@@ -109,6 +119,7 @@ impl Origin {
         &mut self,
         keys: impl IntoIterator<Item = ShardKey>,
         deadline: Option<u64>,
+        no_block: bool,
         out: &mut Vec<OriginAction<R>>,
     ) -> u64 {
         let block = self.next_block;
@@ -131,12 +142,16 @@ impl Origin {
         if let Some(at) = deadline {
             self.deadlines.insert((at, block));
         }
+        let count = unique.len();
         self.blocks.insert(
             block,
             OriginBlock {
                 keys: unique,
                 deadline,
                 serving: None,
+                arms_pending: count,
+                ready: vec![false; count],
+                no_block,
                 gone: false,
                 unblock_pending: None,
             },
@@ -151,21 +166,59 @@ impl Origin {
         }
     }
 
-    /// A target says `key` has data for `block`. Stale answers (for a
-    /// block already ended, or a key it does not name) are ignored.
+    /// A target registered `block` on `key`; `ready`: the key has data for
+    /// it.
+    pub fn on_armed<R>(
+        &mut self,
+        block: u64,
+        key: &[u8],
+        ready: bool,
+        out: &mut Vec<OriginAction<R>>,
+    ) {
+        let Some(state) = self.blocks.get_mut(&block) else {
+            return;
+        };
+        let Some(index) = state.keys.iter().position(|(_, k)| **k == *key) else {
+            return;
+        };
+        debug_assert!(state.arms_pending > 0, "an arm answered twice");
+        state.arms_pending = state.arms_pending.saturating_sub(1);
+        state.ready[index] |= ready;
+        self.try_serve(block, out);
+    }
+
+    /// A target says a write gave `key` data for `block`. Stale answers
+    /// (for a block already ended, or a key it does not name) are ignored.
     pub fn on_ready<R>(&mut self, block: u64, key: &[u8], out: &mut Vec<OriginAction<R>>) {
+        let Some(state) = self.blocks.get_mut(&block) else {
+            return;
+        };
+        let Some(index) = state.keys.iter().position(|(_, k)| **k == *key) else {
+            return;
+        };
+        state.ready[index] = true;
+        self.try_serve(block, out);
+    }
+
+    /// Serves the first ready key once the round is answered, unless a
+    /// serve is already in flight (its outcome decides: if it comes back
+    /// empty every key is re-armed and answers again).
+    fn try_serve<R>(&mut self, block: u64, out: &mut Vec<OriginAction<R>>) {
         let waiter = self.waiter(block);
         let Some(state) = self.blocks.get_mut(&block) else {
             return;
         };
-        if state.serving.is_some() || state.gone {
-            // The serve in flight decides; if it comes back empty every
-            // key is re-armed and this one answers ready again.
+        if state.serving.is_some() || state.gone || state.arms_pending > 0 {
             return;
         }
-        let Some(index) = state.keys.iter().position(|(_, k)| **k == *key) else {
+        let Some(index) = state.ready.iter().position(|&r| r) else {
+            if state.no_block {
+                out.push(OriginAction::TimedOut { block });
+                self.end(block, out);
+            }
             return;
         };
+        state.ready[index] = false;
         state.serving = Some(index);
         let (target, key) = &state.keys[index];
         out.push(OriginAction::Serve {
@@ -198,8 +251,13 @@ impl Origin {
             out.push(OriginAction::Unblocked { block, how });
             self.end(block, out);
         } else {
-            let waiter = self.waiter(block);
-            for (target, key) in &self.blocks[&block].keys {
+            let waiter = WaiterId {
+                origin: self.shard,
+                block,
+            };
+            state.arms_pending = state.keys.len();
+            state.ready.iter_mut().for_each(|r| *r = false);
+            for (target, key) in &state.keys {
                 out.push(OriginAction::Arm {
                     target: *target,
                     waiter,

@@ -65,12 +65,11 @@ impl TargetWaiters {
             self.registrations += 1;
         }
         let index = position(queue, waiter).expect("the waiter was just registered");
-        if turn_of(queue, index, &mut has_data) {
-            queue[index].notified = true;
-            true
-        } else {
-            false
-        }
+        // The answer replaces whatever the origin was told before: a round
+        // of arms starts afresh there.
+        let ready = turn_of(queue, index, &mut has_data);
+        queue[index].notified = ready;
+        ready
     }
 
     /// True when someone waits on `key`: the write hook's only cost when
