@@ -151,6 +151,7 @@ impl ShardCore {
                     }
                 }
                 for &id in &killed {
+                    self.blocking_disconnect(id);
                     self.mark_dirty(id);
                     self.close_if_done(id);
                 }
@@ -171,6 +172,9 @@ impl ShardCore {
                     }
                 }
                 Answer::Done
+            }
+            Query::ClientUnblock { client_id, error } => {
+                Answer::Count(u64::from(self.blocking_unblock(client_id, error)))
             }
             Query::ResetStats => {
                 self.stats.reset();

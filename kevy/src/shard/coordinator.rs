@@ -126,9 +126,13 @@ impl ShardCore {
                     value,
                     expire_at,
                 } => {
-                    let db = self.keyspace.db(db);
-                    db.remove(&key);
-                    db.insert_new(key, value, expire_at, clock);
+                    let written = self.blocking_watches().then(|| key.clone());
+                    let store = self.keyspace.db(db);
+                    store.remove(&key);
+                    store.insert_new(key, value, expire_at, clock);
+                    if let Some(key) = written {
+                        self.blocking_key_written(db, &key);
+                    }
                     TxOut::Done
                 }
                 TxOp::Del { db, key } => {

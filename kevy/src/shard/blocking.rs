@@ -1,0 +1,522 @@
+//! Blocking commands in the shard core: the origin side (parking a
+//! connection, the arbiter's decisions, replies, timeouts, `CLIENT
+//! UNBLOCK`, disconnects) and the messages between shards.
+//!
+//! Data flow: a blocking call reserves its connection's reply slot (later
+//! commands of the connection wait, as in Redis) and hands its keys to
+//! this shard's [`Origin`], the sole arbiter of the call. The origin's
+//! actions become [`BlockHop`]s to each key's shard (`blocking_target`
+//! handles them there); hops for this shard's own keys go through a local
+//! queue drained in the same call, without the mesh, so a call whose keys
+//! are all here is answered before `start_block` returns when a key has
+//! data. The answer fills the reply slot and the connection resumes.
+//!
+//! Hops that read or change the keyspace wait while the shard is locked by
+//! a coordinated command, like every other keyspace request. Nothing is
+//! paid by other commands when no client blocks: the write hook is one
+//! emptiness check.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use kevy_blocking::{Origin, OriginAction, TargetWaiters, UnblockAs, WaiterId};
+use kevy_transport::ConnId;
+
+use super::blocking_target::{TargetSpec, TargetSpecs};
+use super::conn::ReplySlot;
+use super::mesh::{Hop, ReplyTo};
+use super::ShardCore;
+use crate::cmd::blocking::{BlockRequest, Serve, WaitKind};
+use crate::cmd::CommandSpec;
+use crate::resp::{Argv, OwnedArgv, ReplyBuf};
+
+const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+
+/// A key as blocking names it: its database (4 bytes) then its bytes.
+pub fn wait_key(db: usize, key: &[u8]) -> Box<[u8]> {
+    let mut bytes = Vec::with_capacity(4 + key.len());
+    bytes.extend_from_slice(&(db as u32).to_le_bytes());
+    bytes.extend_from_slice(key);
+    bytes.into()
+}
+
+pub fn split_wait_key(wait_key: &[u8]) -> (usize, &[u8]) {
+    let (db, key) = wait_key.split_at(4);
+    let db = u32::from_le_bytes(db.try_into().expect("a wait key starts with 4 db bytes"));
+    (db as usize, key)
+}
+
+/// Messages of the blocking protocol between shards.
+pub enum BlockHop {
+    /// Register `waiter` on `key` (idempotent); answer `Armed`.
+    Arm {
+        waiter: WaiterId,
+        key: Box<[u8]>,
+        spec: Box<TargetSpec>,
+    },
+    Armed {
+        waiter: WaiterId,
+        key: Box<[u8]>,
+        ready: bool,
+    },
+    /// A write gave `key` data for `waiter`.
+    Ready { waiter: WaiterId, key: Box<[u8]> },
+    /// Pop from `key` for `waiter` if it is its turn; answer `Served`.
+    Serve { waiter: WaiterId, key: Box<[u8]> },
+    /// The serve's reply; None when there was nothing to pop.
+    Served {
+        waiter: WaiterId,
+        reply: Option<Vec<u8>>,
+    },
+    Cancel { waiter: WaiterId, key: Box<[u8]> },
+}
+
+impl BlockHop {
+    /// Whether the hop reads or changes the keyspace (waits for a lock).
+    fn touches_keyspace(&self) -> bool {
+        matches!(
+            self,
+            BlockHop::Arm { .. } | BlockHop::Serve { .. } | BlockHop::Cancel { .. }
+        )
+    }
+}
+
+/// A connection parked on this shard.
+struct Parked {
+    conn: ConnId,
+    client_id: u64,
+    seq: u64,
+    resp3: bool,
+    /// The kinds of the origin's keys, by wait key.
+    kinds: HashMap<Box<[u8]>, WaitKind>,
+    serve: Arc<Serve>,
+    /// Counted in `blocked_clients` (false once the client left).
+    counted: bool,
+}
+
+/// A shard's blocking state: both sides of the arbiter.
+pub struct ShardBlocking {
+    origin: Origin,
+    pub(super) target: TargetWaiters,
+    pub(super) specs: TargetSpecs,
+    parked: HashMap<u64, Parked>,
+    by_conn: HashMap<ConnId, u64>,
+    /// Hops to this shard, handled before the entry point returns.
+    local: VecDeque<BlockHop>,
+    draining: bool,
+    /// Connections answered during the current entry point, to resume.
+    resume: Vec<ConnId>,
+    /// Inside `start_block`: its connection resumes by itself.
+    starting: Option<ConnId>,
+}
+
+impl ShardBlocking {
+    pub fn new(shard: usize) -> Self {
+        ShardBlocking {
+            origin: Origin::new(shard),
+            target: TargetWaiters::new(),
+            specs: HashMap::new(),
+            parked: HashMap::new(),
+            by_conn: HashMap::new(),
+            local: VecDeque::new(),
+            draining: false,
+            resume: Vec::new(),
+            starting: None,
+        }
+    }
+
+    /// Someone waits on a key of this shard.
+    pub fn watching(&self) -> bool {
+        self.target.watched_keys() > 0
+    }
+}
+
+impl ShardCore {
+    /// The time of the current batch (unix ms), as handlers see it.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// Parks connection `id` on `request` (`no_block`: answer at once
+    /// when no key has data, as inside `MULTI`).
+    pub(crate) fn start_block(&mut self, id: ConnId, request: BlockRequest, no_block: bool) {
+        let Some((reply_to, db, resp3)) = self.reply_to(id, ReplySlot::Pending) else {
+            return;
+        };
+        if let Some(conn) = self.conn(id) {
+            conn.waiting_coordination = true;
+        }
+        let mut kinds = HashMap::new();
+        let mut keys = Vec::with_capacity(request.keys.len());
+        for (key, kind) in request.keys {
+            let shard = self.shared.slots.shard_of(&key);
+            let wait = wait_key(db, &key);
+            kinds.entry(wait.clone()).or_insert(kind);
+            keys.push((shard, wait));
+        }
+        let mut out = Vec::new();
+        let block = self
+            .blocking
+            .origin
+            .block(keys, request.deadline, no_block, &mut out);
+        self.blocking.parked.insert(
+            block,
+            Parked {
+                conn: id,
+                client_id: reply_to.client_id,
+                seq: reply_to.seq,
+                resp3,
+                kinds,
+                serve: request.serve,
+                counted: true,
+            },
+        );
+        self.blocking.by_conn.insert(id, block);
+        self.shared.blocked_clients.fetch_add(1, Ordering::Relaxed);
+        self.blocking.starting = Some(id);
+        self.run_origin_actions(out);
+        self.drain_blocking();
+        self.blocking.starting = None;
+    }
+
+    /// The `XREAD`/`XREADGROUP ... BLOCK` entry: true when the call was
+    /// taken as a blocking one (otherwise the ordinary handler runs).
+    pub(super) fn try_block_stream(&mut self, id: ConnId, index: usize, argv: Argv) -> bool {
+        let Some(Ok(request)) = crate::cmd::blocking::stream::parse_block(argv, self.now_ms) else {
+            return false;
+        };
+        self.stats.counter(index).calls += 1;
+        self.start_block(id, request, false);
+        self.mark_dirty(id);
+        true
+    }
+
+    /// Sends a blocking hop; this shard's own go to the local queue.
+    pub(super) fn send_block(&mut self, shard: usize, hop: BlockHop) {
+        if shard == self.id {
+            self.blocking.local.push_back(hop);
+        } else {
+            self.mesh.send(shard, Hop::Block(hop));
+        }
+    }
+
+    /// A blocking hop from another shard (or replayed after a lock).
+    pub(super) fn on_block_hop(&mut self, hop: BlockHop) {
+        self.blocking.local.push_back(hop);
+        self.drain_blocking();
+    }
+
+    /// Handles queued local hops until none is left, then resumes the
+    /// connections that were answered.
+    fn drain_blocking(&mut self) {
+        if self.blocking.draining {
+            return;
+        }
+        self.blocking.draining = true;
+        while let Some(hop) = self.blocking.local.pop_front() {
+            if hop.touches_keyspace() && self.lock.is_held() {
+                self.lock.defer(Hop::Block(hop));
+                continue;
+            }
+            self.handle_block_hop(hop);
+        }
+        self.blocking.draining = false;
+        for id in std::mem::take(&mut self.blocking.resume) {
+            self.process_input(id, &[]);
+        }
+    }
+
+    fn handle_block_hop(&mut self, hop: BlockHop) {
+        let mut out = Vec::new();
+        match hop {
+            BlockHop::Arm { waiter, key, spec } => self.target_arm(waiter, key, *spec),
+            BlockHop::Serve { waiter, key } => self.target_serve(waiter, key),
+            BlockHop::Cancel { waiter, key } => self.target_cancel(waiter, key),
+            BlockHop::Armed { waiter, key, ready } => {
+                self.blocking
+                    .origin
+                    .on_armed(waiter.block, &key, ready, &mut out)
+            }
+            BlockHop::Ready { waiter, key } => {
+                self.blocking.origin.on_ready(waiter.block, &key, &mut out)
+            }
+            BlockHop::Served { waiter, reply } => {
+                self.blocking.origin.on_served(waiter.block, reply, &mut out);
+                self.run_origin_actions(out);
+                self.forget_if_ended(waiter.block);
+                return;
+            }
+        }
+        self.run_origin_actions(out);
+    }
+
+    /// A block that ended without a reply (its client left) is forgotten.
+    fn forget_if_ended(&mut self, block: u64) {
+        if self.blocking.origin.keys_of(block).is_none() {
+            self.blocking.parked.remove(&block);
+        }
+    }
+
+    fn run_origin_actions(&mut self, actions: Vec<OriginAction<Vec<u8>>>) {
+        for action in actions {
+            match action {
+                OriginAction::Arm {
+                    target,
+                    waiter,
+                    key,
+                } => {
+                    let Some(parked) = self.blocking.parked.get(&waiter.block) else {
+                        continue;
+                    };
+                    let spec = TargetSpec {
+                        kind: parked.kinds.get(&key).cloned().unwrap_or(WaitKind::List),
+                        serve: parked.serve.clone(),
+                        resp3: parked.resp3,
+                        first_round: true,
+                    };
+                    let spec = Box::new(spec);
+                    self.send_block(target, BlockHop::Arm { waiter, key, spec });
+                }
+                OriginAction::Serve {
+                    target,
+                    waiter,
+                    key,
+                } => self.send_block(target, BlockHop::Serve { waiter, key }),
+                OriginAction::Cancel {
+                    target,
+                    waiter,
+                    key,
+                } => self.send_block(target, BlockHop::Cancel { waiter, key }),
+                OriginAction::Deliver {
+                    block,
+                    reply,
+                    client_gone,
+                } => {
+                    let Some(parked) = self.blocking.parked.remove(&block) else {
+                        continue;
+                    };
+                    self.finish_move(&parked, &reply);
+                    if !client_gone {
+                        self.answer_parked(block, parked, reply);
+                    }
+                }
+                OriginAction::TimedOut { block }
+                | OriginAction::Unblocked {
+                    block,
+                    how: UnblockAs::Timeout,
+                } => {
+                    let Some(parked) = self.blocking.parked.remove(&block) else {
+                        continue;
+                    };
+                    let mut bytes = Vec::new();
+                    ReplyBuf::new(&mut bytes, parked.resp3).null_array();
+                    self.answer_parked(block, parked, bytes);
+                }
+                OriginAction::Unblocked {
+                    block,
+                    how: UnblockAs::Error,
+                } => {
+                    let Some(parked) = self.blocking.parked.remove(&block) else {
+                        continue;
+                    };
+                    let mut bytes = Vec::new();
+                    ReplyBuf::new(&mut bytes, parked.resp3).error(UNBLOCKED);
+                    self.stats.total_error_replies += 1;
+                    self.answer_parked(block, parked, bytes);
+                }
+            }
+        }
+    }
+
+    /// A `BLMOVE` whose destination lives on another shard than its
+    /// source: the source's shard popped, the destination's pushes now.
+    fn finish_move(&mut self, parked: &Parked, reply: &[u8]) {
+        let Serve::Move {
+            db,
+            destination,
+            to,
+            ..
+        } = &*parked.serve
+        else {
+            return;
+        };
+        let Some(source) = parked.kinds.keys().next() else {
+            return;
+        };
+        let (_, source) = split_wait_key(source);
+        let dst_shard = self.shared.slots.shard_of(destination);
+        if dst_shard == self.shared.slots.shard_of(source) {
+            return;
+        }
+        let Some(element) = bulk_payload(reply) else {
+            return;
+        };
+        let push = if to.eq_ignore_ascii_case(b"left") {
+            &b"LPUSH"[..]
+        } else {
+            &b"RPUSH"[..]
+        };
+        let argv = OwnedArgv::from_slices([push, destination.as_slice(), element]);
+        if dst_shard == self.id {
+            self.run_for_blocking(*db, false, argv.argv());
+        } else {
+            // Nobody waits for the push's reply: it goes to no connection.
+            let reply_to = ReplyTo {
+                shard: self.id,
+                conn: ConnId::MAX,
+                client_id: 0,
+                seq: 0,
+                part: 0,
+            };
+            self.mesh.send(
+                dst_shard,
+                Hop::Exec {
+                    reply_to,
+                    db: *db,
+                    resp3: false,
+                    argv,
+                },
+            );
+        }
+    }
+
+    /// Writes the answer of `block` into its connection's reply slot and
+    /// lets the connection run its next commands.
+    fn answer_parked(&mut self, block: u64, parked: Parked, bytes: Vec<u8>) {
+        if self.blocking.by_conn.get(&parked.conn) == Some(&block) {
+            self.blocking.by_conn.remove(&parked.conn);
+        }
+        if parked.counted {
+            self.shared.blocked_clients.fetch_sub(1, Ordering::Relaxed);
+        }
+        let to = ReplyTo {
+            shard: self.id,
+            conn: parked.conn,
+            client_id: parked.client_id,
+            seq: parked.seq,
+            part: 0,
+        };
+        let Some(conn) = self.conn(parked.conn) else {
+            return;
+        };
+        if conn.client_id != parked.client_id {
+            return;
+        }
+        conn.waiting_coordination = false;
+        self.deliver(to, bytes);
+        self.mark_dirty(parked.conn);
+        if self.blocking.starting != Some(parked.conn) {
+            self.blocking.resume.push(parked.conn);
+        }
+    }
+
+    /// The client of connection `id` is gone (EOF, closed, killed): its
+    /// block ends and every registration is cancelled.
+    pub(super) fn blocking_disconnect(&mut self, id: ConnId) {
+        let Some(block) = self.blocking.by_conn.remove(&id) else {
+            return;
+        };
+        let mut out = Vec::new();
+        self.blocking.origin.disconnect(block, &mut out);
+        let slot = self.blocking.parked.get_mut(&block).map(|parked| {
+            let counted = std::mem::replace(&mut parked.counted, false);
+            (parked.client_id, parked.seq, counted)
+        });
+        self.forget_if_ended(block);
+        if let Some((client_id, seq, counted)) = slot {
+            if counted {
+                self.shared.blocked_clients.fetch_sub(1, Ordering::Relaxed);
+            }
+            // The reply slot is released empty, so the connection can close.
+            if let Some(conn) = self.conn(id) {
+                if conn.client_id == client_id {
+                    conn.waiting_coordination = false;
+                }
+            }
+            let to = ReplyTo {
+                shard: self.id,
+                conn: id,
+                client_id,
+                seq,
+                part: 0,
+            };
+            self.deliver(to, Vec::new());
+        }
+        self.run_origin_actions(out);
+        self.drain_blocking();
+    }
+
+    /// `CLIENT UNBLOCK` for this shard's client `client_id`: whether it
+    /// was blocked.
+    pub(super) fn blocking_unblock(&mut self, client_id: u64, error: bool) -> bool {
+        let found = self
+            .blocking
+            .by_conn
+            .values()
+            .copied()
+            .find(|block| self.blocking.parked[block].client_id == client_id);
+        let Some(block) = found else {
+            return false;
+        };
+        let how = if error {
+            UnblockAs::Error
+        } else {
+            UnblockAs::Timeout
+        };
+        let mut out = Vec::new();
+        let unblocked = self.blocking.origin.unblock(block, how, &mut out);
+        self.run_origin_actions(out);
+        self.drain_blocking();
+        unblocked
+    }
+
+    /// Times out the blocks whose deadline has passed (the shard's tick).
+    pub(super) fn blocking_tick(&mut self) {
+        if self.blocking.parked.is_empty() {
+            return;
+        }
+        self.now_ms = super::unix_ms();
+        let mut out = Vec::new();
+        self.blocking.origin.expire(self.now_ms, &mut out);
+        self.run_origin_actions(out);
+        self.drain_blocking();
+    }
+
+    /// After a command wrote here: tells the waiters of its keys.
+    pub(super) fn blocking_command_wrote(&mut self, db: usize, spec: &CommandSpec, argv: Argv) {
+        if !self.blocking.watching() {
+            return;
+        }
+        let mut positions = Vec::new();
+        spec.key_positions(argv, &mut positions);
+        for position in positions {
+            let key = argv.get(position);
+            if self.shared.slots.shard_of(key) == self.id {
+                self.target_key_written(&wait_key(db, key));
+            }
+        }
+        self.drain_blocking();
+    }
+
+    /// Someone waits on a key of this shard (the write hooks' only cost).
+    pub(super) fn blocking_watches(&self) -> bool {
+        self.blocking.watching()
+    }
+
+    /// After a coordinated command wrote `key` here.
+    pub(super) fn blocking_key_written(&mut self, db: usize, key: &[u8]) {
+        if self.blocking.watching() {
+            self.target_key_written(&wait_key(db, key));
+            self.drain_blocking();
+        }
+    }
+}
+
+/// The payload of a RESP bulk string reply.
+fn bulk_payload(reply: &[u8]) -> Option<&[u8]> {
+    let rest = reply.strip_prefix(b"$")?;
+    let header_end = rest.windows(2).position(|w| w == b"\r\n")?;
+    let len: usize = std::str::from_utf8(&rest[..header_end]).ok()?.parse().ok()?;
+    rest.get(header_end + 2..header_end + 2 + len)
+}
