@@ -61,15 +61,24 @@ pub enum BlockHop {
         ready: bool,
     },
     /// A write gave `key` data for `waiter`.
-    Ready { waiter: WaiterId, key: Box<[u8]> },
+    Ready {
+        waiter: WaiterId,
+        key: Box<[u8]>,
+    },
     /// Pop from `key` for `waiter` if it is its turn; answer `Served`.
-    Serve { waiter: WaiterId, key: Box<[u8]> },
+    Serve {
+        waiter: WaiterId,
+        key: Box<[u8]>,
+    },
     /// The serve's reply; None when there was nothing to pop.
     Served {
         waiter: WaiterId,
         reply: Option<Vec<u8>>,
     },
-    Cancel { waiter: WaiterId, key: Box<[u8]> },
+    Cancel {
+        waiter: WaiterId,
+        key: Box<[u8]>,
+    },
 }
 
 impl BlockHop {
@@ -242,7 +251,9 @@ impl ShardCore {
                 self.blocking.origin.on_ready(waiter.block, &key, &mut out)
             }
             BlockHop::Served { waiter, reply } => {
-                self.blocking.origin.on_served(waiter.block, reply, &mut out);
+                self.blocking
+                    .origin
+                    .on_served(waiter.block, reply, &mut out);
                 self.run_origin_actions(out);
                 self.forget_if_ended(waiter.block);
                 return;
@@ -517,6 +528,9 @@ impl ShardCore {
 fn bulk_payload(reply: &[u8]) -> Option<&[u8]> {
     let rest = reply.strip_prefix(b"$")?;
     let header_end = rest.windows(2).position(|w| w == b"\r\n")?;
-    let len: usize = std::str::from_utf8(&rest[..header_end]).ok()?.parse().ok()?;
+    let len: usize = std::str::from_utf8(&rest[..header_end])
+        .ok()?
+        .parse()
+        .ok()?;
     rest.get(header_end + 2..header_end + 2 + len)
 }

@@ -228,7 +228,15 @@ impl ShardCore {
             waiter,
             key,
             delivered,
-            |w| has_data(keyspace, now, key, specs.get(key).and_then(|m| m.get(&w)), true),
+            |w| {
+                has_data(
+                    keyspace,
+                    now,
+                    key,
+                    specs.get(key).and_then(|m| m.get(&w)),
+                    true,
+                )
+            },
             &mut told,
         );
         if delivered {
@@ -249,7 +257,13 @@ impl ShardCore {
             &key,
             |w| {
                 w != waiter
-                    && has_data(keyspace, now, &key, specs.get(&key).and_then(|m| m.get(&w)), true)
+                    && has_data(
+                        keyspace,
+                        now,
+                        &key,
+                        specs.get(&key).and_then(|m| m.get(&w)),
+                        true,
+                    )
             },
             &mut told,
         );
@@ -298,4 +312,3 @@ impl ShardCore {
         }
     }
 }
-

@@ -330,9 +330,9 @@ pub(super) fn client_unblock(ctx: &mut ConnCtx, argv: Argv) {
     ctx.ask_all_shards(
         move || crate::shard::query::Query::ClientUnblock { client_id, error },
         |answers, reply| {
-            let unblocked = answers.iter().any(|a| {
-                matches!(a, crate::shard::query::Answer::Count(n) if *n > 0)
-            });
+            let unblocked = answers
+                .iter()
+                .any(|a| matches!(a, crate::shard::query::Answer::Count(n) if *n > 0));
             reply.int(i64::from(unblocked));
         },
     );

@@ -53,11 +53,7 @@ fn keyword_is(arg: &[u8], word: &str) -> bool {
 
 /// Parses a blocking call. None: `argv` is not a blocking call (an `XREAD`
 /// without `BLOCK`, or one that cannot block); `Err`: the error reply.
-pub fn parse_request(
-    argv: Argv,
-    db: usize,
-    now_ms: u64,
-) -> Option<Result<BlockRequest, String>> {
+pub fn parse_request(argv: Argv, db: usize, now_ms: u64) -> Option<Result<BlockRequest, String>> {
     let name = argv.get(0).to_ascii_lowercase();
     let result = match name.as_slice() {
         b"blpop" => keys_then_timeout(argv, now_ms, WaitKind::List, "LPOP"),
@@ -68,9 +64,7 @@ pub fn parse_request(
         b"bzmpop" => multi_pop(argv, now_ms, WaitKind::ZSet),
         b"brpoplpush" => deadline_from_seconds(argv.get(3), now_ms)
             .map_err(str::to_string)
-            .map(|deadline| {
-                move_request(argv, db, deadline, b"RIGHT".to_vec(), b"LEFT".to_vec())
-            }),
+            .map(|deadline| move_request(argv, db, deadline, b"RIGHT".to_vec(), b"LEFT".to_vec())),
         b"blmove" => blmove(argv, db, now_ms),
         b"xread" | b"xreadgroup" => return stream::parse_block(argv, now_ms),
         _ => return None,
@@ -87,7 +81,9 @@ fn keys_then_timeout(
     let last = argv.len() - 1;
     let deadline = deadline_from_seconds(argv.get(last), now_ms).map_err(str::to_string)?;
     Ok(BlockRequest {
-        keys: (1..last).map(|i| (argv.get(i).to_vec(), kind.clone())).collect(),
+        keys: (1..last)
+            .map(|i| (argv.get(i).to_vec(), kind.clone()))
+            .collect(),
         deadline,
         serve: Arc::new(Serve::PopWithKey(command)),
     })
