@@ -317,14 +317,15 @@ pub(super) fn client_unblock(ctx: &mut ConnCtx, argv: Argv) {
     if argv.len() > 4 {
         return ctx.reply().error(UNBLOCK_SYNTAX);
     }
-    let Some(client_id) = crate::resp::num::parse_i64(argv.get(2)) else {
-        return ctx.reply().error(super::errors::NOT_INTEGER);
-    };
+    // The reason is checked before the id, as Redis does.
     let error = match argv.len() {
         4 if argv.get(3).eq_ignore_ascii_case(b"error") => true,
         4 if argv.get(3).eq_ignore_ascii_case(b"timeout") => false,
         4 => return ctx.reply().error(UNBLOCK_REASON),
         _ => false,
+    };
+    let Some(client_id) = crate::resp::num::parse_i64(argv.get(2)) else {
+        return ctx.reply().error(super::errors::NOT_INTEGER);
     };
     let client_id = client_id as u64;
     ctx.ask_all_shards(
