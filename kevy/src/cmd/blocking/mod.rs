@@ -173,6 +173,7 @@ fn mpop_keys(argv: Argv, out: &mut Vec<usize>) {
     out.extend(3..3 + numkeys as usize);
 }
 
+#[allow(clippy::too_many_arguments)]
 const fn blocking(
     name: &'static str,
     arity: i32,
@@ -223,7 +224,6 @@ const MPOP_KEYS: KeySpec = KeySpec::Custom {
     find: mpop_keys,
 };
 
-#[allow(clippy::too_many_arguments)]
 pub static COMMANDS: &[CommandSpec] = &[
     blocking(
         "blpop",
