@@ -20,7 +20,7 @@ mod origin;
 mod registry;
 mod target;
 
-pub use origin::{Origin, OriginAction, ShardKey, UnblockAs};
+pub use origin::{BlockOptions, Origin, OriginAction, ShardKey, UnblockAs};
 pub use registry::BlockedRegistry;
 pub use target::TargetWaiters;
 

@@ -13,7 +13,10 @@
 //! of arms on every key. Timeouts (`expire`), `CLIENT UNBLOCK` (`unblock`)
 //! and disconnects (`disconnect`) end a block and cancel its registrations.
 //! A block made with `no_block` (a blocking command inside `MULTI`) ends
-//! with a timeout as soon as its first round finds no key ready.
+//! with a timeout as soon as its first round finds no key ready; one made
+//! with `collect` (`XREAD`) serves, in its first round only, every ready
+//! key one after another and delivers the replies together, as a call
+//! that does not wait serves every stream that has data.
 //!
 //! Invariants: at most one serve is in flight per block; a block with a
 //! serve in flight is neither timed out nor unblocked until the serve comes
@@ -55,12 +58,14 @@ pub enum OriginAction<R> {
         waiter: WaiterId,
         key: Box<[u8]>,
     },
-    /// Write `reply` to the client of `block` and unpark it. `client_gone`:
-    /// the client disconnected while the value was being popped; the value
-    /// is gone with it, as a reply already written to a closing socket.
+    /// Write `replies` (one per served key, in the command's key order;
+    /// one unless the block collects) to the client of `block` and unpark
+    /// it. `client_gone`: the client disconnected while the value was being
+    /// popped; the value is gone with it, as a reply already written to a
+    /// closing socket.
     Deliver {
         block: u64,
-        reply: R,
+        replies: Vec<R>,
         client_gone: bool,
     },
     /// The block's timeout fired: reply nil and unpark.
@@ -69,10 +74,24 @@ pub enum OriginAction<R> {
     Unblocked { block: u64, how: UnblockAs },
 }
 
+/// How a block behaves besides waiting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BlockOptions {
+    /// Unix ms (the caller's clock); None: forever.
+    pub deadline: Option<u64>,
+    /// End with a timeout when the first round finds no key ready (a
+    /// blocking command inside `MULTI`).
+    pub no_block: bool,
+    /// Serve every key ready in the first round and deliver the replies
+    /// together (reads that consume nothing, as `XREAD` serving several
+    /// streams at once when it does not wait).
+    pub collect: bool,
+}
+
 /// A key and the shard that owns it.
 pub type ShardKey = (usize, Box<[u8]>);
 
-struct OriginBlock {
+struct OriginBlock<R> {
     /// (shard, key), without duplicates, in the order the command named them.
     keys: Vec<ShardKey>,
     deadline: Option<u64>,
@@ -84,6 +103,12 @@ struct OriginBlock {
     ready: Vec<bool>,
     /// End with a timeout when the first round finds nothing.
     no_block: bool,
+    /// Serve every key ready in the first round, delivered together.
+    collect: bool,
+    /// The first round of arms is not over yet.
+    first_round: bool,
+    /// Replies collected so far (more than one only with `collect`).
+    collected: Vec<R>,
     /// The client left while a serve was in flight.
     gone: bool,
     /// `CLIENT UNBLOCK` arrived while a serve was in flight.
@@ -91,15 +116,15 @@ struct OriginBlock {
 }
 
 /// The blocks of the clients parked on one shard.
-pub struct Origin {
+pub struct Origin<R> {
     shard: usize,
     next_block: u64,
-    blocks: HashMap<u64, OriginBlock>,
+    blocks: HashMap<u64, OriginBlock<R>>,
     /// (deadline, block) for every block with a deadline.
     deadlines: BTreeSet<(u64, u64)>,
 }
 
-impl Origin {
+impl<R> Origin<R> {
     pub fn new(shard: usize) -> Self {
         Origin {
             shard,
@@ -115,13 +140,17 @@ impl Origin {
 
     /// Parks a client on `keys` (each with its shard) until `deadline`
     /// (None: forever). Returns the block id; `out` receives the arms.
-    pub fn block<R>(
+    pub fn block(
         &mut self,
         keys: impl IntoIterator<Item = ShardKey>,
-        deadline: Option<u64>,
-        no_block: bool,
+        options: BlockOptions,
         out: &mut Vec<OriginAction<R>>,
     ) -> u64 {
+        let BlockOptions {
+            deadline,
+            no_block,
+            collect,
+        } = options;
         let block = self.next_block;
         self.next_block += 1;
         let mut unique: Vec<ShardKey> = Vec::new();
@@ -152,6 +181,9 @@ impl Origin {
                 arms_pending: count,
                 ready: vec![false; count],
                 no_block,
+                collect,
+                first_round: true,
+                collected: Vec::new(),
                 gone: false,
                 unblock_pending: None,
             },
@@ -168,7 +200,7 @@ impl Origin {
 
     /// A target registered `block` on `key`; `ready`: the key has data for
     /// it.
-    pub fn on_armed<R>(
+    pub fn on_armed(
         &mut self,
         block: u64,
         key: &[u8],
@@ -189,7 +221,7 @@ impl Origin {
 
     /// A target says a write gave `key` data for `block`. Stale answers
     /// (for a block already ended, or a key it does not name) are ignored.
-    pub fn on_ready<R>(&mut self, block: u64, key: &[u8], out: &mut Vec<OriginAction<R>>) {
+    pub fn on_ready(&mut self, block: u64, key: &[u8], out: &mut Vec<OriginAction<R>>) {
         let Some(state) = self.blocks.get_mut(&block) else {
             return;
         };
@@ -203,7 +235,7 @@ impl Origin {
     /// Serves the first ready key once the round is answered, unless a
     /// serve is already in flight (its outcome decides: if it comes back
     /// empty every key is re-armed and answers again).
-    fn try_serve<R>(&mut self, block: u64, out: &mut Vec<OriginAction<R>>) {
+    fn try_serve(&mut self, block: u64, out: &mut Vec<OriginAction<R>>) {
         let waiter = self.waiter(block);
         let Some(state) = self.blocks.get_mut(&block) else {
             return;
@@ -212,6 +244,7 @@ impl Origin {
             return;
         }
         let Some(index) = state.ready.iter().position(|&r| r) else {
+            state.first_round = false;
             if state.no_block {
                 out.push(OriginAction::TimedOut { block });
                 self.end(block, out);
@@ -230,18 +263,41 @@ impl Origin {
 
     /// The outcome of the serve of `block`: `Some(reply)` when the target
     /// popped, None when it found nothing.
-    pub fn on_served<R>(&mut self, block: u64, reply: Option<R>, out: &mut Vec<OriginAction<R>>) {
+    pub fn on_served(&mut self, block: u64, reply: Option<R>, out: &mut Vec<OriginAction<R>>) {
         let Some(state) = self.blocks.get_mut(&block) else {
             debug_assert!(reply.is_none(), "a popped value for an unknown block");
             return;
         };
         debug_assert!(state.serving.is_some(), "a serve reply without a serve");
-        state.serving = None;
+        let served = state.serving.take().unwrap_or(0);
+        let collecting = state.collect && state.first_round;
         if let Some(reply) = reply {
+            state.collected.push(reply);
+        }
+        if collecting && !state.gone && state.unblock_pending.is_none() {
+            // Serve the next key ready in this round, in the command's order.
+            let next = (served + 1..state.keys.len()).find(|&j| state.ready[j]);
+            if let Some(next) = next {
+                state.ready[next] = false;
+                state.serving = Some(next);
+                let (target, key) = &state.keys[next];
+                out.push(OriginAction::Serve {
+                    target: *target,
+                    waiter: WaiterId {
+                        origin: self.shard,
+                        block,
+                    },
+                    key: key.clone(),
+                });
+                return;
+            }
+        }
+        if !state.collected.is_empty() {
             let client_gone = state.gone;
+            let replies = std::mem::take(&mut state.collected);
             out.push(OriginAction::Deliver {
                 block,
-                reply,
+                replies,
                 client_gone,
             });
             self.end(block, out);
@@ -256,6 +312,7 @@ impl Origin {
                 block,
             };
             state.arms_pending = state.keys.len();
+            state.first_round = false;
             state.ready.iter_mut().for_each(|r| *r = false);
             for (target, key) in &state.keys {
                 out.push(OriginAction::Arm {
@@ -269,7 +326,7 @@ impl Origin {
 
     /// Times out every block whose deadline is at or before `now`, except
     /// those with a serve in flight (their outcome decides).
-    pub fn expire<R>(&mut self, now: u64, out: &mut Vec<OriginAction<R>>) {
+    pub fn expire(&mut self, now: u64, out: &mut Vec<OriginAction<R>>) {
         let due: Vec<u64> = self
             .deadlines
             .range(..(now.saturating_add(1), 0))
@@ -285,12 +342,7 @@ impl Origin {
     /// `CLIENT UNBLOCK`: false when `block` is not blocked. With a serve in
     /// flight the block ends when the serve comes back (with the value if
     /// it popped one).
-    pub fn unblock<R>(
-        &mut self,
-        block: u64,
-        how: UnblockAs,
-        out: &mut Vec<OriginAction<R>>,
-    ) -> bool {
+    pub fn unblock(&mut self, block: u64, how: UnblockAs, out: &mut Vec<OriginAction<R>>) -> bool {
         let Some(state) = self.blocks.get_mut(&block) else {
             return false;
         };
@@ -309,7 +361,7 @@ impl Origin {
 
     /// The client of `block` disconnected: its registrations are cancelled
     /// (after the serve in flight, if any, comes back).
-    pub fn disconnect<R>(&mut self, block: u64, out: &mut Vec<OriginAction<R>>) {
+    pub fn disconnect(&mut self, block: u64, out: &mut Vec<OriginAction<R>>) {
         let Some(state) = self.blocks.get_mut(&block) else {
             return;
         };
@@ -321,7 +373,7 @@ impl Origin {
     }
 
     /// Forgets `block` and cancels each of its registrations.
-    fn end<R>(&mut self, block: u64, out: &mut Vec<OriginAction<R>>) {
+    fn end(&mut self, block: u64, out: &mut Vec<OriginAction<R>>) {
         let state = self
             .blocks
             .remove(&block)
@@ -342,6 +394,11 @@ impl Origin {
     /// The earliest deadline of any block, for the shard's timer.
     pub fn next_deadline(&self) -> Option<u64> {
         self.deadlines.first().map(|&(at, _)| at)
+    }
+
+    /// Replies served and held until a collecting block delivers them.
+    pub fn held_replies(&self) -> usize {
+        self.blocks.values().map(|b| b.collected.len()).sum()
     }
 
     /// Blocks whose client still waits (INFO's `blocked_clients`).

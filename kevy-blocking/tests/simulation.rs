@@ -15,12 +15,15 @@
 //! that has data (no lost wake-up) and no waiter outlives its block; after
 //! everyone disconnects, nothing is registered anywhere.
 //!
+//! Blocks may also be made as inside `MULTI` (no wait) or as `XREAD`
+//! (collecting every key ready in the first round).
+//!
 //! A failing seed is printed; add it to `REGRESSION_SEEDS`.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use kevy_blocking::{Origin, OriginAction, TargetWaiters, UnblockAs, WaiterId};
+use kevy_blocking::{BlockOptions, Origin, OriginAction, TargetWaiters, UnblockAs, WaiterId};
 
 /// Seeds that once failed, run first.
 /// 3672: a re-arm that found no data kept an earlier "ready" mark on the
@@ -88,7 +91,7 @@ struct Client {
 }
 
 struct Shard {
-    origin: Origin,
+    origin: Origin<u64>,
     target: TargetWaiters,
     lists: HashMap<Box<[u8]>, VecDeque<u64>>,
 }
@@ -246,11 +249,14 @@ impl Sim {
                 } => self.send(shard, target, Msg::Cancel { waiter, key }),
                 OriginAction::Deliver {
                     block,
-                    reply,
+                    replies,
                     client_gone,
                 } => {
-                    assert!(self.delivered.insert(reply), "{reply} delivered twice");
-                    assert!(!self.stolen.contains(&reply), "{reply} popped twice");
+                    assert!(!replies.is_empty(), "a delivery carries a value");
+                    for reply in replies {
+                        assert!(self.delivered.insert(reply), "{reply} delivered twice");
+                        assert!(!self.stolen.contains(&reply), "{reply} popped twice");
+                    }
                     self.reply_to(shard, block, !client_gone);
                 }
                 OriginAction::TimedOut { block } | OriginAction::Unblocked { block, .. } => {
@@ -341,13 +347,16 @@ impl Sim {
             0 => None,
             _ => Some(self.now + 1 + self.rng.below(40) as u64),
         };
-        // As inside MULTI: answer at once when no key has data.
-        let no_block = self.rng.below(10) == 0;
+        let options = BlockOptions {
+            deadline,
+            // As inside MULTI: answer at once when no key has data.
+            no_block: self.rng.below(10) == 0,
+            // As XREAD: serve every key ready in the first round.
+            collect: self.rng.below(5) == 0,
+        };
         let shard = self.clients[c].shard;
         let mut out = Vec::new();
-        let block = self.shards[shard]
-            .origin
-            .block(keys, deadline, no_block, &mut out);
+        let block = self.shards[shard].origin.block(keys, options, &mut out);
         self.clients[c].state = ClientState::Blocked(block);
         self.run_actions(shard, out);
     }
@@ -423,7 +432,8 @@ impl Sim {
             .flatten()
             .filter(|m| matches!(m, Msg::Served { value: Some(_), .. }))
             .count();
-        let accounted = in_lists + in_flight + self.delivered.len() + self.stolen.len();
+        let held: usize = self.shards.iter().map(|s| s.origin.held_replies()).sum();
+        let accounted = in_lists + in_flight + held + self.delivered.len() + self.stolen.len();
         assert_eq!(accounted as u64, self.next_element, "an element was lost");
         for client in &self.clients {
             if let ClientState::Blocked(block) = client.state {

@@ -238,6 +238,44 @@ const SCENARIOS: &[&[&str]] = &[
         "B CLIENT UNBLOCK $ID_A FOO",
     ],
     &["A& BLPOP p 0", "A& PING", "B RPUSH p 1", "A<", "A<"],
+    // Several streams with data at the call: all are served at once.
+    &[
+        "B XADD x1 1-1 a b",
+        "B XADD x2 1-1 c d",
+        "A XREAD BLOCK 0 STREAMS x1 x2 x3 0 0 0",
+    ],
+    &[
+        "B RPUSH r r1",
+        "A& BLMOVE r r RIGHT LEFT 0",
+        "A<",
+        "A& BLMOVE e r RIGHT LEFT 0",
+        "B RPUSH e 9",
+        "A<",
+        "B LRANGE r 0 -1",
+    ],
+    &[
+        "A& BLPOP d d 0",
+        "B RPUSH d 1",
+        "A<",
+        "B RPUSH m 1 2",
+        "A BLMPOP 0 3 n m d LEFT COUNT 5",
+    ],
+    &[
+        "A~ HELLO 3",
+        "A BLPOP none 0.01",
+        "A& BLPOP t3 0",
+        "B RPUSH t3 v",
+        "A<",
+        "A XREAD BLOCK 10 STREAMS none $",
+    ],
+    &[
+        "B DEL w",
+        "A& BLPOP w 0",
+        "B SET w str",
+        "B DEL w",
+        "B RPUSH w ok",
+        "A<",
+    ],
 ];
 
 fn run_scenario(port: u16, steps: &[&str]) -> Vec<String> {

@@ -20,7 +20,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use kevy_blocking::{Origin, OriginAction, TargetWaiters, UnblockAs, WaiterId};
+use kevy_blocking::{BlockOptions, Origin, OriginAction, TargetWaiters, UnblockAs, WaiterId};
 use kevy_transport::ConnId;
 
 use super::blocking_target::{TargetSpec, TargetSpecs};
@@ -106,7 +106,7 @@ struct Parked {
 
 /// A shard's blocking state: both sides of the arbiter.
 pub struct ShardBlocking {
-    origin: Origin,
+    origin: Origin<Vec<u8>>,
     pub(super) target: TargetWaiters,
     pub(super) specs: TargetSpecs,
     parked: HashMap<u64, Parked>,
@@ -164,11 +164,17 @@ impl ShardCore {
             kinds.entry(wait.clone()).or_insert(kind);
             keys.push((shard, wait));
         }
+        let options = BlockOptions {
+            deadline: request.deadline,
+            no_block,
+            // XREAD serves every stream that has data when it need not wait.
+            collect: matches!(
+                *request.serve,
+                Serve::XRead { .. } | Serve::XReadGroup { .. }
+            ),
+        };
         let mut out = Vec::new();
-        let block = self
-            .blocking
-            .origin
-            .block(keys, request.deadline, no_block, &mut out);
+        let block = self.blocking.origin.block(keys, options, &mut out);
         self.blocking.parked.insert(
             block,
             Parked {
@@ -301,12 +307,13 @@ impl ShardCore {
                 } => self.send_block(target, BlockHop::Cancel { waiter, key }),
                 OriginAction::Deliver {
                     block,
-                    reply,
+                    replies,
                     client_gone,
                 } => {
                     let Some(parked) = self.blocking.parked.remove(&block) else {
                         continue;
                     };
+                    let reply = merge_stream_replies(replies, parked.resp3);
                     self.finish_move(&parked, &reply);
                     if !client_gone {
                         self.answer_parked(block, parked, reply);
@@ -522,6 +529,34 @@ impl ShardCore {
             self.drain_blocking();
         }
     }
+}
+
+/// One reply from the replies of the keys served: the reply itself when
+/// there is one; else stream reads of one stream each (`*1`/`%1` then the
+/// stream), merged under one header, in the order they were served.
+fn merge_stream_replies(mut replies: Vec<Vec<u8>>, resp3: bool) -> Vec<u8> {
+    if replies.len() == 1 {
+        return replies.pop().expect("one reply");
+    }
+    // Redis checks every key before serving any: one error is the reply.
+    if let Some(error) = replies.iter().position(|r| r.first() == Some(&b'-')) {
+        return replies.swap_remove(error);
+    }
+    let mut out = Vec::new();
+    let mut reply = ReplyBuf::new(&mut out, resp3);
+    if resp3 {
+        reply.map(replies.len());
+    } else {
+        reply.array(replies.len());
+    }
+    for one in &replies {
+        let body = one
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map_or(&one[..], |end| &one[end + 2..]);
+        out.extend_from_slice(body);
+    }
+    out
 }
 
 /// The payload of a RESP bulk string reply.
