@@ -9,7 +9,8 @@
 //! handles them there); hops for this shard's own keys go through a local
 //! queue drained in the same call, without the mesh, so a call whose keys
 //! are all here is answered before `start_block` returns when a key has
-//! data. The answer fills the reply slot and the connection resumes.
+//! data. The answer fills the reply slot and the connection resumes
+//! (`blocking_origin` turns the arbiter's actions into hops and replies).
 //!
 //! Hops that read or change the keyspace wait while the shard is locked by
 //! a coordinated command, like every other keyspace request. Nothing is
@@ -20,7 +21,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use kevy_blocking::{BlockOptions, Origin, OriginAction, TargetWaiters, UnblockAs, WaiterId};
+use kevy_blocking::{BlockOptions, Origin, TargetWaiters, UnblockAs, WaiterId};
 use kevy_transport::ConnId;
 
 use super::blocking_target::{TargetSpec, TargetSpecs};
@@ -29,9 +30,7 @@ use super::mesh::{Hop, ReplyTo};
 use super::ShardCore;
 use crate::cmd::blocking::{BlockRequest, Serve, WaitKind};
 use crate::cmd::CommandSpec;
-use crate::resp::{Argv, OwnedArgv, ReplyBuf};
-
-const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+use crate::resp::Argv;
 
 /// A key as blocking names it: its database (4 bytes) then its bytes.
 pub fn wait_key(db: usize, key: &[u8]) -> Box<[u8]> {
@@ -92,32 +91,32 @@ impl BlockHop {
 }
 
 /// A connection parked on this shard.
-struct Parked {
-    conn: ConnId,
-    client_id: u64,
-    seq: u64,
-    resp3: bool,
+pub(super) struct Parked {
+    pub(super) conn: ConnId,
+    pub(super) client_id: u64,
+    pub(super) seq: u64,
+    pub(super) resp3: bool,
     /// The kinds of the origin's keys, by wait key.
-    kinds: HashMap<Box<[u8]>, WaitKind>,
-    serve: Arc<Serve>,
+    pub(super) kinds: HashMap<Box<[u8]>, WaitKind>,
+    pub(super) serve: Arc<Serve>,
     /// Counted in `blocked_clients` (false once the client left).
-    counted: bool,
+    pub(super) counted: bool,
 }
 
 /// A shard's blocking state: both sides of the arbiter.
 pub struct ShardBlocking {
-    origin: Origin<Vec<u8>>,
+    pub(super) origin: Origin<Vec<u8>>,
     pub(super) target: TargetWaiters,
     pub(super) specs: TargetSpecs,
-    parked: HashMap<u64, Parked>,
-    by_conn: HashMap<ConnId, u64>,
+    pub(super) parked: HashMap<u64, Parked>,
+    pub(super) by_conn: HashMap<ConnId, u64>,
     /// Hops to this shard, handled before the entry point returns.
     local: VecDeque<BlockHop>,
     draining: bool,
     /// Connections answered during the current entry point, to resume.
-    resume: Vec<ConnId>,
+    pub(super) resume: Vec<ConnId>,
     /// Inside `start_block`: its connection resumes by itself.
-    starting: Option<ConnId>,
+    pub(super) starting: Option<ConnId>,
 }
 
 impl ShardBlocking {
@@ -275,160 +274,6 @@ impl ShardCore {
         }
     }
 
-    fn run_origin_actions(&mut self, actions: Vec<OriginAction<Vec<u8>>>) {
-        for action in actions {
-            match action {
-                OriginAction::Arm {
-                    target,
-                    waiter,
-                    key,
-                } => {
-                    let Some(parked) = self.blocking.parked.get(&waiter.block) else {
-                        continue;
-                    };
-                    let spec = TargetSpec {
-                        kind: parked.kinds.get(&key).cloned().unwrap_or(WaitKind::List),
-                        serve: parked.serve.clone(),
-                        resp3: parked.resp3,
-                        first_round: true,
-                    };
-                    let spec = Box::new(spec);
-                    self.send_block(target, BlockHop::Arm { waiter, key, spec });
-                }
-                OriginAction::Serve {
-                    target,
-                    waiter,
-                    key,
-                } => self.send_block(target, BlockHop::Serve { waiter, key }),
-                OriginAction::Cancel {
-                    target,
-                    waiter,
-                    key,
-                } => self.send_block(target, BlockHop::Cancel { waiter, key }),
-                OriginAction::Deliver {
-                    block,
-                    replies,
-                    client_gone,
-                } => {
-                    let Some(parked) = self.blocking.parked.remove(&block) else {
-                        continue;
-                    };
-                    let reply = merge_stream_replies(replies, parked.resp3);
-                    self.finish_move(&parked, &reply);
-                    if !client_gone {
-                        self.answer_parked(block, parked, reply);
-                    }
-                }
-                OriginAction::TimedOut { block }
-                | OriginAction::Unblocked {
-                    block,
-                    how: UnblockAs::Timeout,
-                } => {
-                    let Some(parked) = self.blocking.parked.remove(&block) else {
-                        continue;
-                    };
-                    let mut bytes = Vec::new();
-                    ReplyBuf::new(&mut bytes, parked.resp3).null_array();
-                    self.answer_parked(block, parked, bytes);
-                }
-                OriginAction::Unblocked {
-                    block,
-                    how: UnblockAs::Error,
-                } => {
-                    let Some(parked) = self.blocking.parked.remove(&block) else {
-                        continue;
-                    };
-                    let mut bytes = Vec::new();
-                    ReplyBuf::new(&mut bytes, parked.resp3).error(UNBLOCKED);
-                    self.stats.total_error_replies += 1;
-                    self.answer_parked(block, parked, bytes);
-                }
-            }
-        }
-    }
-
-    /// A `BLMOVE` whose destination lives on another shard than its
-    /// source: the source's shard popped, the destination's pushes now.
-    fn finish_move(&mut self, parked: &Parked, reply: &[u8]) {
-        let Serve::Move {
-            db,
-            destination,
-            to,
-            ..
-        } = &*parked.serve
-        else {
-            return;
-        };
-        let Some(source) = parked.kinds.keys().next() else {
-            return;
-        };
-        let (_, source) = split_wait_key(source);
-        let dst_shard = self.shared.slots.shard_of(destination);
-        if dst_shard == self.shared.slots.shard_of(source) {
-            return;
-        }
-        let Some(element) = bulk_payload(reply) else {
-            return;
-        };
-        let push = if to.eq_ignore_ascii_case(b"left") {
-            &b"LPUSH"[..]
-        } else {
-            &b"RPUSH"[..]
-        };
-        let argv = OwnedArgv::from_slices([push, destination.as_slice(), element]);
-        if dst_shard == self.id {
-            self.run_for_blocking(*db, false, argv.argv());
-        } else {
-            // Nobody waits for the push's reply: it goes to no connection.
-            let reply_to = ReplyTo {
-                shard: self.id,
-                conn: ConnId::MAX,
-                client_id: 0,
-                seq: 0,
-                part: 0,
-            };
-            self.mesh.send(
-                dst_shard,
-                Hop::Exec {
-                    reply_to,
-                    db: *db,
-                    resp3: false,
-                    argv,
-                },
-            );
-        }
-    }
-
-    /// Writes the answer of `block` into its connection's reply slot and
-    /// lets the connection run its next commands.
-    fn answer_parked(&mut self, block: u64, parked: Parked, bytes: Vec<u8>) {
-        if self.blocking.by_conn.get(&parked.conn) == Some(&block) {
-            self.blocking.by_conn.remove(&parked.conn);
-        }
-        if parked.counted {
-            self.shared.blocked_clients.fetch_sub(1, Ordering::Relaxed);
-        }
-        let to = ReplyTo {
-            shard: self.id,
-            conn: parked.conn,
-            client_id: parked.client_id,
-            seq: parked.seq,
-            part: 0,
-        };
-        let Some(conn) = self.conn(parked.conn) else {
-            return;
-        };
-        if conn.client_id != parked.client_id {
-            return;
-        }
-        conn.waiting_coordination = false;
-        self.deliver(to, bytes);
-        self.mark_dirty(parked.conn);
-        if self.blocking.starting != Some(parked.conn) {
-            self.blocking.resume.push(parked.conn);
-        }
-    }
-
     /// The client of connection `id` is gone (EOF, closed, killed): its
     /// block ends and every registration is cancelled.
     pub(super) fn blocking_disconnect(&mut self, id: ConnId) {
@@ -529,43 +374,4 @@ impl ShardCore {
             self.drain_blocking();
         }
     }
-}
-
-/// One reply from the replies of the keys served: the reply itself when
-/// there is one; else stream reads of one stream each (`*1`/`%1` then the
-/// stream), merged under one header, in the order they were served.
-fn merge_stream_replies(mut replies: Vec<Vec<u8>>, resp3: bool) -> Vec<u8> {
-    if replies.len() == 1 {
-        return replies.pop().expect("one reply");
-    }
-    // Redis checks every key before serving any: one error is the reply.
-    if let Some(error) = replies.iter().position(|r| r.first() == Some(&b'-')) {
-        return replies.swap_remove(error);
-    }
-    let mut out = Vec::new();
-    let mut reply = ReplyBuf::new(&mut out, resp3);
-    if resp3 {
-        reply.map(replies.len());
-    } else {
-        reply.array(replies.len());
-    }
-    for one in &replies {
-        let body = one
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .map_or(&one[..], |end| &one[end + 2..]);
-        out.extend_from_slice(body);
-    }
-    out
-}
-
-/// The payload of a RESP bulk string reply.
-fn bulk_payload(reply: &[u8]) -> Option<&[u8]> {
-    let rest = reply.strip_prefix(b"$")?;
-    let header_end = rest.windows(2).position(|w| w == b"\r\n")?;
-    let len: usize = std::str::from_utf8(&rest[..header_end])
-        .ok()?
-        .parse()
-        .ok()?;
-    rest.get(header_end + 2..header_end + 2 + len)
 }

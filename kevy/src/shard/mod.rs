@@ -9,6 +9,7 @@
 //! of every connection marked dirty at the end of each loop iteration.
 
 mod blocking;
+mod blocking_origin;
 mod blocking_target;
 mod conn;
 mod conn_cmds;
