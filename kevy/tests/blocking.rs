@@ -137,7 +137,8 @@ const SCENARIOS: &[&[&str]] = &[
         "C<",
         "B LLEN q",
     ],
-    // Moves, within a shard and across shards.
+    // Moves, within a shard and across shards (with 4 shards `src`/`dst`,
+    // `s2`/`d2` and `e`/`r` live on different shards).
     &[
         "A& BLMOVE src dst LEFT RIGHT 0",
         "B RPUSH src e1 e2",

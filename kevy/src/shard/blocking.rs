@@ -32,6 +32,10 @@ use crate::cmd::blocking::{BlockRequest, Serve, WaitKind};
 use crate::cmd::CommandSpec;
 use crate::resp::Argv;
 
+/// The connection id of a coordinated command run to serve a blocked call
+/// (no connection has it: its reply goes to the blocking origin).
+pub const SERVE_CONN: ConnId = ConnId::MAX;
+
 /// A key as blocking names it: its database (4 bytes) then its bytes.
 pub fn wait_key(db: usize, key: &[u8]) -> Box<[u8]> {
     let mut bytes = Vec::with_capacity(4 + key.len());
@@ -223,7 +227,7 @@ impl ShardCore {
 
     /// Handles queued local hops until none is left, then resumes the
     /// connections that were answered.
-    fn drain_blocking(&mut self) {
+    pub(super) fn drain_blocking(&mut self) {
         if self.blocking.draining {
             return;
         }
@@ -268,7 +272,7 @@ impl ShardCore {
     }
 
     /// A block that ended without a reply (its client left) is forgotten.
-    fn forget_if_ended(&mut self, block: u64) {
+    pub(super) fn forget_if_ended(&mut self, block: u64) {
         if self.blocking.origin.keys_of(block).is_none() {
             self.blocking.parked.remove(&block);
         }

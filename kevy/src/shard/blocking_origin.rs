@@ -1,17 +1,16 @@
 //! The origin's answers to a parked connection: what the arbiter's
 //! actions become (hops to keys' shards, the reply written into the
 //! connection's reply slot, `CLIENT UNBLOCK`'s and timeouts' replies), and
-//! the second half of a `BLMOVE` whose destination lives on another shard
-//! than its source (the source's shard popped; the destination's pushes).
+//! the serve of a `BLMOVE` whose destination lives on another shard than
+//! its source: a coordinated `LMOVE`, atomic over both shards.
 
 use std::sync::atomic::Ordering;
 
 use kevy_blocking::{OriginAction, UnblockAs};
-use kevy_transport::ConnId;
 
-use super::blocking::{split_wait_key, BlockHop, Parked};
+use super::blocking::{split_wait_key, BlockHop, Parked, SERVE_CONN};
 use super::blocking_target::TargetSpec;
-use super::mesh::{Hop, ReplyTo};
+use super::mesh::ReplyTo;
 use super::ShardCore;
 use crate::cmd::blocking::{Serve, WaitKind};
 use crate::resp::{OwnedArgv, ReplyBuf};
@@ -43,7 +42,11 @@ impl ShardCore {
                     target,
                     waiter,
                     key,
-                } => self.send_block(target, BlockHop::Serve { waiter, key }),
+                } => {
+                    if !self.serve_cross_shard_move(waiter.block, &key) {
+                        self.send_block(target, BlockHop::Serve { waiter, key });
+                    }
+                }
                 OriginAction::Cancel {
                     target,
                     waiter,
@@ -58,7 +61,6 @@ impl ShardCore {
                         continue;
                     };
                     let reply = merge_stream_replies(replies, parked.resp3);
-                    self.finish_move(&parked, &reply);
                     if !client_gone {
                         self.answer_parked(block, parked, reply);
                     }
@@ -91,56 +93,60 @@ impl ShardCore {
         }
     }
 
-    /// A `BLMOVE` whose destination lives on another shard than its
-    /// source: the source's shard popped, the destination's pushes now.
-    fn finish_move(&mut self, parked: &Parked, reply: &[u8]) {
+    /// Serves `BLMOVE`/`BRPOPLPUSH` when the source and the destination
+    /// live on different shards: `LMOVE` runs as a coordinated command
+    /// (both shards locked), so the element moves atomically; its reply
+    /// comes back in [`ShardCore::blocking_move_served`]. Returns false
+    /// when the serve is an ordinary one.
+    fn serve_cross_shard_move(&mut self, block: u64, source: &[u8]) -> bool {
+        let Some(parked) = self.blocking.parked.get(&block) else {
+            return false;
+        };
         let Serve::Move {
             db,
             destination,
+            from,
             to,
-            ..
         } = &*parked.serve
         else {
-            return;
-        };
-        let Some(source) = parked.kinds.keys().next() else {
-            return;
+            return false;
         };
         let (_, source) = split_wait_key(source);
-        let dst_shard = self.shared.slots.shard_of(destination);
-        if dst_shard == self.shared.slots.shard_of(source) {
-            return;
+        let shards = [
+            self.shared.slots.shard_of(source),
+            self.shared.slots.shard_of(destination),
+        ];
+        if shards[0] == shards[1] {
+            return false;
         }
-        let Some(element) = bulk_payload(reply) else {
-            return;
+        let argv = OwnedArgv::from_slices([
+            &b"LMOVE"[..],
+            source,
+            destination.as_slice(),
+            from.as_slice(),
+            to.as_slice(),
+        ]);
+        let reply_to = ReplyTo {
+            shard: self.id,
+            conn: SERVE_CONN,
+            client_id: block,
+            seq: 0,
+            part: 0,
         };
-        let push = if to.eq_ignore_ascii_case(b"left") {
-            &b"LPUSH"[..]
-        } else {
-            &b"RPUSH"[..]
-        };
-        let argv = OwnedArgv::from_slices([push, destination.as_slice(), element]);
-        if dst_shard == self.id {
-            self.run_for_blocking(*db, false, argv.argv());
-        } else {
-            // Nobody waits for the push's reply: it goes to no connection.
-            let reply_to = ReplyTo {
-                shard: self.id,
-                conn: ConnId::MAX,
-                client_id: 0,
-                seq: 0,
-                part: 0,
-            };
-            self.mesh.send(
-                dst_shard,
-                Hop::Exec {
-                    reply_to,
-                    db: *db,
-                    resp3: false,
-                    argv,
-                },
-            );
-        }
+        let (db, resp3) = (*db, parked.resp3);
+        self.begin_coordination(reply_to, db, resp3, argv.argv(), &[1, 2], &shards);
+        true
+    }
+
+    /// The coordinated `LMOVE` of a blocked call finished with `reply`.
+    pub(super) fn blocking_move_served(&mut self, block: u64, reply: Vec<u8>) {
+        let nothing = matches!(reply.as_slice(), b"$-1\r\n" | b"_\r\n");
+        let mut out = Vec::new();
+        let reply = (!nothing).then_some(reply);
+        self.blocking.origin.on_served(block, reply, &mut out);
+        self.run_origin_actions(out);
+        self.forget_if_ended(block);
+        self.drain_blocking();
     }
 
     /// Writes the answer of `block` into its connection's reply slot and
@@ -200,15 +206,4 @@ fn merge_stream_replies(mut replies: Vec<Vec<u8>>, resp3: bool) -> Vec<u8> {
         out.extend_from_slice(body);
     }
     out
-}
-
-/// The payload of a RESP bulk string reply.
-fn bulk_payload(reply: &[u8]) -> Option<&[u8]> {
-    let rest = reply.strip_prefix(b"$")?;
-    let header_end = rest.windows(2).position(|w| w == b"\r\n")?;
-    let len: usize = std::str::from_utf8(&rest[..header_end])
-        .ok()?
-        .parse()
-        .ok()?;
-    rest.get(header_end + 2..header_end + 2 + len)
 }

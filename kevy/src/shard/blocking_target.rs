@@ -195,13 +195,7 @@ impl ShardCore {
             let spec = &specs[&key][&waiter];
             let (serve, kind, resp3) = (spec.serve.clone(), spec.kind.clone(), spec.resp3);
             let (db, name) = split_wait_key(&key);
-            let move_here = match &*serve {
-                Serve::Move { destination, .. } => {
-                    self.shared.slots.shard_of(destination) == self.id
-                }
-                _ => true,
-            };
-            let args = serve.argv(name, &kind, move_here);
+            let args = serve.argv(name, &kind);
             let argv = OwnedArgv::from_slices(args.iter().map(Vec::as_slice));
             let bytes = self.run_for_blocking(db, resp3, argv.argv());
             if !is_empty_reply(&bytes) {

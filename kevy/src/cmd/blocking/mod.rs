@@ -48,8 +48,8 @@ pub enum Serve {
         end: Vec<u8>,
         count: Option<Vec<u8>>,
     },
-    /// `LMOVE src dst from to`, replied as is. Across shards the source's
-    /// shard pops (`LPOP`/`RPOP`) and the destination's pushes after.
+    /// `LMOVE src dst from to`, replied as is. Across shards the core runs
+    /// it as a coordinated command (both shards locked: the move is atomic).
     Move {
         db: usize,
         destination: Vec<u8>,
@@ -78,9 +78,8 @@ pub struct BlockRequest {
 }
 
 impl Serve {
-    /// The arguments that serve `key` for a waiter of `kind`; `move_here`:
-    /// a move's destination lives on the same shard as `key`.
-    pub fn argv(&self, key: &[u8], kind: &WaitKind, move_here: bool) -> Vec<Vec<u8>> {
+    /// The arguments that serve `key` for a waiter of `kind`.
+    pub fn argv(&self, key: &[u8], kind: &WaitKind) -> Vec<Vec<u8>> {
         let mut args: Vec<Vec<u8>> = Vec::with_capacity(8);
         let word = |s: &str| s.as_bytes().to_vec();
         match self {
@@ -104,14 +103,8 @@ impl Serve {
                 to,
                 ..
             } => {
-                if move_here {
-                    args.extend([word("LMOVE"), key.to_vec(), destination.clone()]);
-                    args.extend([from.clone(), to.clone()]);
-                } else if from.eq_ignore_ascii_case(b"left") {
-                    args.extend([word("LPOP"), key.to_vec()]);
-                } else {
-                    args.extend([word("RPOP"), key.to_vec()]);
-                }
+                args.extend([word("LMOVE"), key.to_vec(), destination.clone()]);
+                args.extend([from.clone(), to.clone()]);
             }
             Serve::XRead { count } => {
                 args.push(word("XREAD"));

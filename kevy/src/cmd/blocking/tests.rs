@@ -68,7 +68,7 @@ fn serve_commands_reuse_the_ordinary_pops() {
     assert_eq!(blpop.keys.len(), 2);
     assert_eq!(blpop.deadline, None);
     assert_eq!(
-        blpop.serve.argv(b"b", &WaitKind::List, true),
+        blpop.serve.argv(b"b", &WaitKind::List),
         vec![b"LPOP".to_vec(), b"b".to_vec()]
     );
     let bzmpop = request(&["bzmpop", "1", "1", "z", "MAX", "COUNT", "3"])
@@ -79,15 +79,15 @@ fn serve_commands_reuse_the_ordinary_pops() {
         .iter()
         .map(|w| w.as_bytes().to_vec())
         .collect();
-    assert_eq!(bzmpop.serve.argv(b"z", &WaitKind::ZSet, true), words);
+    assert_eq!(bzmpop.serve.argv(b"z", &WaitKind::ZSet), words);
     let blmove = request(&["blmove", "s", "d", "RIGHT", "LEFT", "0"])
         .unwrap()
         .unwrap();
-    assert_eq!(
-        blmove.serve.argv(b"s", &WaitKind::List, false),
-        vec![b"RPOP".to_vec(), b"s".to_vec()],
-        "across shards the source pops and the destination pushes after"
-    );
+    let words: Vec<Vec<u8>> = ["LMOVE", "s", "d", "RIGHT", "LEFT"]
+        .iter()
+        .map(|w| w.as_bytes().to_vec())
+        .collect();
+    assert_eq!(blmove.serve.argv(b"s", &WaitKind::List), words);
 }
 
 #[test]
