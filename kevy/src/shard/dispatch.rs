@@ -60,8 +60,7 @@ impl ShardCore {
         self.stats.total_commands_processed += 1;
         // `XREAD`/`XREADGROUP` with `BLOCK` take the blocking path when
         // they may wait; the other blocking commands are connection handlers.
-        if matches!(spec.handler, Handler::Key(_))
-            && spec.flags.contains(&"blocking")
+        if (spec.name == "xread" || spec.name == "xreadgroup")
             && self.try_block_stream(id, index, argv)
         {
             return;
@@ -159,7 +158,7 @@ impl ShardCore {
                 };
                 handler(&mut ctx, argv);
                 let failed = buf.get(start) == Some(&b'-');
-                if spec.is_write() {
+                if self.blocking_watches() && spec.is_write() {
                     self.blocking_command_wrote(db_index, spec, argv);
                 }
                 failed
@@ -221,7 +220,7 @@ impl ShardCore {
             config: &self.config,
         };
         handler(&mut ctx, argv);
-        if spec.is_write() {
+        if self.blocking_watches() && spec.is_write() {
             self.blocking_command_wrote(db_index, spec, argv);
         }
         let stat = self.stats.counter(index);
