@@ -15,97 +15,15 @@
 //! Without `redis-server` installed the comparisons say so and pass (CI
 //! installs it).
 
+mod raw;
+mod stress;
+#[path = "../support/mod.rs"]
 mod support;
 
-use std::collections::HashSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kevy::slot::SlotTable;
+use raw::Raw;
 use support::{Client, Value};
-
-/// A connection that keeps replies as raw bytes.
-struct Raw {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Raw {
-    fn connect(port: u16) -> Raw {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .expect("timeout");
-        Raw {
-            stream,
-            buf: Vec::new(),
-        }
-    }
-
-    fn send(&mut self, args: &[String]) {
-        let mut out = format!("*{}\r\n", args.len()).into_bytes();
-        for arg in args {
-            out.extend_from_slice(format!("${}\r\n{arg}\r\n", arg.len()).as_bytes());
-        }
-        self.stream.write_all(&out).expect("write");
-    }
-
-    /// One whole reply, or `<no reply>` after `wait`.
-    fn read(&mut self, wait: Duration) -> Vec<u8> {
-        let deadline = Instant::now() + wait;
-        loop {
-            if let Some(end) = value_end(&self.buf, 0) {
-                return self.buf.drain(..end).collect();
-            }
-            if Instant::now() > deadline {
-                return b"<no reply>".to_vec();
-            }
-            let mut chunk = [0u8; 4096];
-            match self.stream.read(&mut chunk) {
-                Ok(0) => return b"<closed>".to_vec(),
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(_) => {}
-            }
-        }
-    }
-}
-
-/// The end of the RESP value at `pos`, or None when incomplete.
-fn value_end(buf: &[u8], pos: usize) -> Option<usize> {
-    let kind = *buf.get(pos)?;
-    let line_end = pos + buf.get(pos..)?.windows(2).position(|w| w == b"\r\n")?;
-    let after = line_end + 2;
-    let count = std::str::from_utf8(&buf[pos + 1..line_end])
-        .ok()
-        .and_then(|s| s.parse::<i64>().ok());
-    match kind {
-        b'$' | b'=' | b'!' => {
-            let n = count?;
-            if n < 0 {
-                return Some(after);
-            }
-            let end = after + n as usize + 2;
-            (end <= buf.len()).then_some(end)
-        }
-        b'*' | b'~' | b'>' | b'%' | b'|' => {
-            let n = count?;
-            let n = if kind == b'%' || kind == b'|' {
-                2 * n
-            } else {
-                n
-            };
-            let mut at = after;
-            for _ in 0..n.max(0) {
-                at = value_end(buf, at)?;
-            }
-            Some(at)
-        }
-        _ => Some(after),
-    }
-}
 
 /// Scenario steps: `A& CMD` sends on connection A without reading (it
 /// blocks), `B CMD` sends on B and reads its reply, `A<` reads A's reply,
@@ -376,7 +294,7 @@ fn same_bytes_as_redis_with_several_connections() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-fn blocked_clients(client: &mut Client) -> i64 {
+pub(crate) fn blocked_clients(client: &mut Client) -> i64 {
     let info = client.call(&["INFO", "clients"]).text();
     info.lines()
         .find_map(|l| l.strip_prefix("blocked_clients:"))
@@ -458,107 +376,4 @@ fn unblock_kill_and_disconnect_leave_no_waiter() {
         assert_eq!(control.call(&["LLEN", key]), Value::Int(1), "{key}");
     }
     assert_eq!(control.call(&["ZCARD", "z1"]), Value::Int(1));
-}
-
-const PRODUCERS: usize = 20;
-const CONSUMERS: usize = 20;
-const ELEMENTS: usize = 100_000;
-/// Elements per push command.
-const PUSH_BATCH: usize = 10;
-
-/// `count` keys per shard of a `shards`-shard kevy, by shard.
-fn keys_by_shard(shards: usize, count: usize) -> Vec<Vec<String>> {
-    let table = SlotTable::new(shards);
-    let mut by_shard = vec![Vec::new(); shards];
-    let mut n = 0;
-    while by_shard.iter().any(|keys| keys.len() < count) {
-        let key = format!("stress:{n}");
-        let shard = table.shard_of(key.as_bytes());
-        if by_shard[shard].len() < count {
-            by_shard[shard].push(key);
-        }
-        n += 1;
-    }
-    by_shard
-}
-
-#[test]
-fn stress_every_element_received_exactly_once() {
-    let shards = 4;
-    let server = support::kevy(shards);
-    let port = server.port;
-    let by_shard = keys_by_shard(shards, 3);
-    // Consumer i waits on one key of each of three different shards; every
-    // key is watched by several consumers.
-    let consumer_keys: Vec<Vec<String>> = (0..CONSUMERS)
-        .map(|i| {
-            (0..3)
-                .map(|j| by_shard[(i + j) % shards][(i / shards + j) % 3].clone())
-                .collect()
-        })
-        .collect();
-    let watched: HashSet<String> = consumer_keys.iter().flatten().cloned().collect();
-    let keys: Vec<String> = watched.into_iter().collect();
-    let received = Arc::new(Mutex::new(Vec::with_capacity(ELEMENTS)));
-    let count = Arc::new(AtomicUsize::new(0));
-    let consumers: Vec<_> = consumer_keys
-        .into_iter()
-        .map(|watch| {
-            let received = received.clone();
-            let count = count.clone();
-            std::thread::spawn(move || {
-                let mut client = Client::connect(port);
-                let mut mine = Vec::new();
-                while count.load(Ordering::SeqCst) < ELEMENTS {
-                    let reply = client.call(&["BLPOP", &watch[0], &watch[1], &watch[2], "0.2"]);
-                    if let Value::Array(items) = reply {
-                        mine.push(items[1].text());
-                        count.fetch_add(1, Ordering::SeqCst);
-                    }
-                }
-                received.lock().expect("no panics holding it").extend(mine);
-            })
-        })
-        .collect();
-    let producers: Vec<_> = (0..PRODUCERS)
-        .map(|p| {
-            let keys = keys.clone();
-            std::thread::spawn(move || {
-                let mut client = Client::connect(port);
-                let per_producer = ELEMENTS / PRODUCERS;
-                for batch in 0..per_producer / PUSH_BATCH {
-                    let key = &keys[(p * 7 + batch) % keys.len()];
-                    let elements: Vec<String> = (0..PUSH_BATCH)
-                        .map(|i| format!("{p}:{}", batch * PUSH_BATCH + i))
-                        .collect();
-                    let mut args = vec!["RPUSH", key.as_str()];
-                    args.extend(elements.iter().map(String::as_str));
-                    client.call(&args);
-                }
-            })
-        })
-        .collect();
-    for producer in producers {
-        producer.join().expect("producer");
-    }
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while count.load(Ordering::SeqCst) < ELEMENTS && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    for consumer in consumers {
-        consumer.join().expect("consumer");
-    }
-    let received = received.lock().expect("consumers are done");
-    let unique: HashSet<&String> = received.iter().collect();
-    assert_eq!(
-        unique.len(),
-        received.len(),
-        "an element was received twice"
-    );
-    assert_eq!(received.len(), ELEMENTS, "elements were lost");
-    let mut control = Client::connect(port);
-    for key in &keys {
-        assert_eq!(control.call(&["LLEN", key]), Value::Int(0));
-    }
-    assert_eq!(blocked_clients(&mut control), 0);
 }
