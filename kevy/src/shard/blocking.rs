@@ -350,7 +350,10 @@ impl ShardCore {
         self.drain_blocking();
     }
 
-    /// After a command wrote here: tells the waiters of its keys.
+    /// After a keyspace command ran here while someone waits on a key of
+    /// this shard: tells the waiters of its keys (every command, not only
+    /// those flagged `write`: container commands such as `XGROUP DESTROY`
+    /// carry no flag; "has data" decides).
     pub(super) fn blocking_command_wrote(&mut self, db: usize, spec: &CommandSpec, argv: Argv) {
         if !self.blocking.watching() {
             return;

@@ -34,6 +34,7 @@ impl ShardCore {
                         serve: parked.serve.clone(),
                         resp3: parked.resp3,
                         first_round: true,
+                        waited: false,
                     };
                     let spec = Box::new(spec);
                     self.send_block(target, BlockHop::Arm { waiter, key, spec });

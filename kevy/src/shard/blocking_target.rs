@@ -34,6 +34,8 @@ pub struct TargetSpec {
     pub resp3: bool,
     /// Not answered an arm yet: a key of another type counts as data.
     pub first_round: bool,
+    /// Answered an arm with "not ready": the client has waited on this key.
+    pub waited: bool,
 }
 
 /// Waiters registered on this shard's keys, per wait key then waiter.
@@ -56,8 +58,9 @@ fn has_data(
         return false;
     }
     let Some(entry) = keyspace.db(db).get(key, now_ms) else {
-        // XREADGROUP on a missing key replies NOGROUP at once.
-        return !strict && matches!(spec.kind, WaitKind::StreamGroup(_));
+        // XREADGROUP on a missing key replies NOGROUP at once; a group
+        // reader that waited is told its stream is gone.
+        return matches!(spec.kind, WaitKind::StreamGroup(_));
     };
     match (&spec.kind, &entry.value) {
         (WaitKind::List, Value::List(_)) | (WaitKind::ZSet, Value::ZSet(_)) => true,
@@ -70,9 +73,34 @@ fn has_data(
                 .entries
                 .last_live_id()
                 .is_some_and(|top| top > group.last_id),
-            None => !strict,
+            // The group was destroyed: the waiter is told so.
+            None => true,
         },
+        // The stream was replaced: a group reader is told so.
+        (WaitKind::StreamGroup(_), _) => true,
         _ => !strict,
+    }
+}
+
+/// Redis 7.0 unblocks a group reader whose stream or group disappeared
+/// while it waited, with these errors.
+const STREAM_GONE: &str = "UNBLOCKED the stream key no longer exists";
+const GROUP_GONE: &str = "NOGROUP the consumer group this client was blocked on no longer exists";
+
+/// The error for a group reader that waited on `wait_key` when its stream
+/// or group is gone; None when both are there.
+fn group_gone(
+    keyspace: &mut Keyspace,
+    now_ms: u64,
+    wait_key: &[u8],
+    group: &[u8],
+) -> Option<&'static str> {
+    let (db, key) = split_wait_key(wait_key);
+    let entry = keyspace.dbs.get_mut(db)?.get(key, now_ms);
+    match entry.map(|e| &e.value) {
+        Some(Value::Stream(stream)) if stream.groups.contains_key(group) => None,
+        Some(Value::Stream(_)) => Some(GROUP_GONE),
+        _ => Some(STREAM_GONE),
     }
 }
 
@@ -176,6 +204,7 @@ impl ShardCore {
         });
         if let Some(spec) = specs.get_mut(&key).and_then(|m| m.get_mut(&waiter)) {
             spec.first_round = false;
+            spec.waited |= !ready;
         }
         self.send_block(waiter.origin, BlockHop::Armed { waiter, key, ready });
     }
@@ -194,10 +223,23 @@ impl ShardCore {
         if eligible {
             let spec = &specs[&key][&waiter];
             let (serve, kind, resp3) = (spec.serve.clone(), spec.kind.clone(), spec.resp3);
+            let gone = match &kind {
+                WaitKind::StreamGroup(group) if spec.waited => {
+                    group_gone(keyspace, now, &key, group)
+                }
+                _ => None,
+            };
             let (db, name) = split_wait_key(&key);
             let args = serve.argv(name, &kind);
             let argv = OwnedArgv::from_slices(args.iter().map(Vec::as_slice));
-            let bytes = self.run_for_blocking(db, resp3, argv.argv());
+            let bytes = match gone {
+                Some(error) => {
+                    let mut bytes = Vec::new();
+                    ReplyBuf::new(&mut bytes, resp3).error(error);
+                    bytes
+                }
+                None => self.run_for_blocking(db, resp3, argv.argv()),
+            };
             if !is_empty_reply(&bytes) {
                 reply = Some(if serve.prefixes_key() {
                     prefix_with_key(bytes, name, resp3)

@@ -158,7 +158,7 @@ impl ShardCore {
                 };
                 handler(&mut ctx, argv);
                 let failed = buf.get(start) == Some(&b'-');
-                if self.blocking_watches() && spec.is_write() {
+                if self.blocking_watches() {
                     self.blocking_command_wrote(db_index, spec, argv);
                 }
                 failed
@@ -220,7 +220,7 @@ impl ShardCore {
             config: &self.config,
         };
         handler(&mut ctx, argv);
-        if self.blocking_watches() && spec.is_write() {
+        if self.blocking_watches() {
             self.blocking_command_wrote(db_index, spec, argv);
         }
         let stat = self.stats.counter(index);

@@ -123,6 +123,25 @@ const SCENARIOS: &[&[&str]] = &[
         "B XPENDING gs grp",
     ],
     &["A XREADGROUP GROUP nogrp c BLOCK 10 STREAMS nokey >"],
+    // A group reader is told when its stream or its group disappears.
+    &[
+        "B XGROUP CREATE gd g $ MKSTREAM",
+        "A& XREADGROUP GROUP g c BLOCK 0 STREAMS gd >",
+        "B DEL gd",
+        "A<",
+    ],
+    &[
+        "B XGROUP CREATE gd g $ MKSTREAM",
+        "A& XREADGROUP GROUP g c BLOCK 0 STREAMS gd >",
+        "B XGROUP DESTROY gd g",
+        "A<",
+    ],
+    &[
+        "B XGROUP CREATE gd g $ MKSTREAM",
+        "A& XREADGROUP GROUP g c BLOCK 0 STREAMS gd >",
+        "B SET gd x",
+        "A<",
+    ],
     // Timeouts and errors.
     &[
         "A BLPOP nothing 0.05",
