@@ -55,6 +55,33 @@ const SCENARIOS: &[&[&str]] = &[
         "C<",
         "B LLEN q",
     ],
+    // One push of several elements serves several clients, in order.
+    &[
+        "A& BLPOP q 0",
+        "C& BLPOP q 0",
+        "B RPUSH q 1 2 3",
+        "A<",
+        "C<",
+        "B LRANGE q 0 -1",
+    ],
+    // Databases are apart.
+    &[
+        "A SELECT 1",
+        "A& BLPOP k 0",
+        "B RPUSH k v0",
+        "B SELECT 1",
+        "B RPUSH k v1",
+        "A<",
+        "B SELECT 0",
+        "B LLEN k",
+    ],
+    &[
+        "A~ HELLO 3",
+        "A& BLMPOP 0 1 l3 LEFT COUNT 2",
+        "B RPUSH l3 a b c",
+        "A<",
+        "A BLMPOP 0.01 1 none RIGHT",
+    ],
     // Moves, within a shard and across shards (with 4 shards `src`/`dst`,
     // `s2`/`d2` and `e`/`r` live on different shards).
     &[
