@@ -317,12 +317,12 @@ impl ShardCore {
     /// `CLIENT UNBLOCK` for this shard's client `client_id`: whether it
     /// was blocked.
     pub(super) fn blocking_unblock(&mut self, client_id: u64, error: bool) -> bool {
-        let found = self
-            .blocking
-            .by_conn
-            .values()
-            .copied()
-            .find(|block| self.blocking.parked[block].client_id == client_id);
+        let found = self.blocking.by_conn.values().copied().find(|block| {
+            self.blocking
+                .parked
+                .get(block)
+                .is_some_and(|parked| parked.client_id == client_id)
+        });
         let Some(block) = found else {
             return false;
         };

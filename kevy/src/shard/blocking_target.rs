@@ -220,8 +220,8 @@ impl ShardCore {
             has_data(keyspace, now, &key, spec, w != waiter)
         });
         let mut reply = None;
-        if eligible {
-            let spec = &specs[&key][&waiter];
+        let spec = specs.get(&key).and_then(|m| m.get(&waiter));
+        if let (true, Some(spec)) = (eligible, spec) {
             let (serve, kind, resp3) = (spec.serve.clone(), spec.kind.clone(), spec.resp3);
             let gone = match &kind {
                 WaitKind::StreamGroup(group) if spec.waited => {
