@@ -117,6 +117,8 @@ pub struct ShardBlocking {
     /// Hops to this shard, handled before the entry point returns.
     local: VecDeque<BlockHop>,
     draining: bool,
+    /// Running the input of answered connections.
+    resuming: bool,
     /// Connections answered during the current entry point, to resume.
     pub(super) resume: Vec<ConnId>,
     /// Inside `start_block`: its connection resumes by itself.
@@ -133,6 +135,7 @@ impl ShardBlocking {
             by_conn: HashMap::new(),
             local: VecDeque::new(),
             draining: false,
+            resuming: false,
             resume: Vec::new(),
             starting: None,
         }
@@ -240,9 +243,16 @@ impl ShardCore {
             self.handle_block_hop(hop);
         }
         self.blocking.draining = false;
-        for id in std::mem::take(&mut self.blocking.resume) {
+        // Resumed connections may wake others in turn: they queue up and
+        // this loop runs them, so the wake-ups never nest deeper.
+        if self.blocking.resuming {
+            return;
+        }
+        self.blocking.resuming = true;
+        while let Some(id) = self.blocking.resume.pop() {
             self.process_input(id, &[]);
         }
+        self.blocking.resuming = false;
     }
 
     fn handle_block_hop(&mut self, hop: BlockHop) {
