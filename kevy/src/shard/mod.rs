@@ -10,6 +10,8 @@
 
 mod blocking;
 mod blocking_origin;
+#[cfg(test)]
+mod blocking_sim_tests;
 mod blocking_target;
 mod conn;
 mod conn_cmds;
