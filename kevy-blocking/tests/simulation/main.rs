@@ -63,7 +63,7 @@ fn ten_thousand_seeds() {
 #[test]
 fn simulation_exercises_the_protocol() {
     let (delivered, other_replies) = exercise(200);
-    assert!(delivered > 1000, "only {delivered} deliveries");
+    assert!(delivered > 600, "only {delivered} deliveries");
     assert!(
         other_replies > 100,
         "only {other_replies} timeouts and unblocks"

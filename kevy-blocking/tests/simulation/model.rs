@@ -8,7 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use kevy_blocking::{BlockOptions, Origin, OriginAction, TargetWaiters, UnblockAs, WaiterId};
 
-const STEPS: usize = 120;
+const STEPS: usize = 100;
 const SHARDS: usize = 3;
 const KEYS: usize = 5;
 const CLIENTS: usize = 6;
