@@ -36,6 +36,14 @@ use crate::resp::Argv;
 /// (no connection has it: its reply goes to the blocking origin).
 pub const SERVE_CONN: ConnId = ConnId::MAX;
 
+/// Whether `conn` is parked by a blocking command (`CLIENT LIST`'s `b`):
+/// its replies wait and its last command is a blocking one.
+pub fn is_parked(conn: &super::Conn) -> bool {
+    conn.waiting_coordination
+        && crate::cmd::lookup(conn.last_command.as_bytes())
+            .is_some_and(|spec| spec.flags.contains(&"blocking"))
+}
+
 /// A key as blocking names it: its database (4 bytes) then its bytes.
 pub fn wait_key(db: usize, key: &[u8]) -> Box<[u8]> {
     let mut bytes = Vec::with_capacity(4 + key.len());

@@ -253,11 +253,12 @@ pub fn client_line(conn: &Conn, now_ms: u64) -> String {
     let qbuf = conn.input.len();
     let omem = conn.output_len();
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={age} idle={idle} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll={} omem={omem} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+        "id={} addr={} laddr={} fd=-1 name={} age={age} idle={idle} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll={} omem={omem} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
         conn.client_id,
         conn.peer,
         conn.local,
         String::from_utf8_lossy(&conn.name),
+        if super::blocking::is_parked(conn) { "b" } else { "N" },
         conn.db,
         conn.input.capacity().saturating_sub(qbuf),
         conn.input.capacity(),

@@ -395,6 +395,15 @@ fn unblock_kill_and_disconnect_leave_no_waiter() {
     let id = blocked.call(&["CLIENT", "ID"]).text();
     blocked.send(&["BLPOP", "k1", "k2", "k3", "0"]);
     wait_blocked(&mut control, 1);
+    let list = control.call(&["CLIENT", "LIST"]).text();
+    let line = list
+        .lines()
+        .find(|l| l.starts_with(&format!("id={id} ")))
+        .expect("the blocked client is listed");
+    assert!(
+        line.contains(" flags=b ") && line.contains(" cmd=blpop "),
+        "{line}"
+    );
     assert_eq!(control.call(&["CLIENT", "UNBLOCK", &id]), Value::Int(1));
     assert_eq!(blocked.read(), Some(Value::Null));
     wait_blocked(&mut control, 0);
