@@ -127,6 +127,9 @@ pub struct ShardBlocking {
     draining: bool,
     /// Running the input of answered connections.
     resuming: bool,
+    /// Scratch for the write hook: key positions and a wait key.
+    positions: Vec<usize>,
+    wait_key: Vec<u8>,
     /// Connections answered during the current entry point, to resume.
     pub(super) resume: Vec<ConnId>,
     /// Inside `start_block`: its connection resumes by itself.
@@ -144,6 +147,8 @@ impl ShardBlocking {
             local: VecDeque::new(),
             draining: false,
             resuming: false,
+            positions: Vec::new(),
+            wait_key: Vec::new(),
             resume: Vec::new(),
             starting: None,
         }
@@ -376,14 +381,21 @@ impl ShardCore {
         if !self.blocking.watching() {
             return;
         }
-        let mut positions = Vec::new();
+        // Scratch buffers: no allocation per command while clients wait.
+        let mut positions = std::mem::take(&mut self.blocking.positions);
+        let mut wait = std::mem::take(&mut self.blocking.wait_key);
         spec.key_positions(argv, &mut positions);
-        for position in positions {
+        for &position in &positions {
             let key = argv.get(position);
-            if self.shared.slots.shard_of(key) == self.id {
-                self.target_key_written(&wait_key(db, key));
+            wait.clear();
+            wait.extend_from_slice(&(db as u32).to_le_bytes());
+            wait.extend_from_slice(key);
+            if self.blocking.target.is_watched(&wait) {
+                self.target_key_written(&wait);
             }
         }
+        self.blocking.positions = positions;
+        self.blocking.wait_key = wait;
         self.drain_blocking();
     }
 
