@@ -396,7 +396,30 @@ impl ShardCore {
         }
         self.blocking.positions = positions;
         self.blocking.wait_key = wait;
+        self.keys_moved_between_databases(db, spec, argv);
         self.drain_blocking();
+    }
+
+    /// `MOVE key db` adds the key to another database and `SWAPDB` swaps
+    /// whole databases: Redis serves the clients blocked there too.
+    fn keys_moved_between_databases(&mut self, db: usize, spec: &CommandSpec, argv: Argv) {
+        match spec.name {
+            "move" if argv.len() == 3 => {
+                let Some(to) = crate::resp::num::parse_i64(argv.get(2)) else {
+                    return;
+                };
+                if to >= 0 && to as usize != db {
+                    self.target_key_written(&wait_key(to as usize, argv.get(1)));
+                }
+            }
+            "swapdb" => {
+                let watched: Vec<Box<[u8]>> = self.blocking.specs.keys().cloned().collect();
+                for key in watched {
+                    self.target_key_written(&key);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Someone waits on a key of this shard (the write hooks' only cost).

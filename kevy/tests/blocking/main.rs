@@ -55,6 +55,21 @@ const SCENARIOS: &[&[&str]] = &[
         "C<",
         "B LLEN q",
     ],
+    // A key arriving in the database by MOVE or SWAPDB serves its waiters.
+    &[
+        "B RPUSH k v",
+        "A SELECT 1",
+        "A& BLPOP k 0",
+        "B SWAPDB 0 1",
+        "A<",
+    ],
+    &[
+        "B RPUSH k v",
+        "A SELECT 1",
+        "A& BLPOP k 0",
+        "B MOVE k 1",
+        "A<",
+    ],
     // One push of several elements serves several clients, in order.
     &[
         "A& BLPOP q 0",
