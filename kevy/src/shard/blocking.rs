@@ -26,7 +26,7 @@ use kevy_transport::ConnId;
 
 use super::blocking_target::{TargetSpec, TargetSpecs};
 use super::conn::ReplySlot;
-use super::mesh::{Hop, ReplyTo};
+use super::mesh::Hop;
 use super::ShardCore;
 use crate::cmd::blocking::{BlockRequest, Serve, WaitKind};
 use crate::cmd::CommandSpec;
@@ -318,20 +318,15 @@ impl ShardCore {
             if counted {
                 self.shared.blocked_clients.fetch_sub(1, Ordering::Relaxed);
             }
-            // The reply slot is released empty, so the connection can close.
+            // The reply slot is released empty, so the connection can close
+            // (the caller closes it: no second close is queued from here).
             if let Some(conn) = self.conn(id) {
                 if conn.client_id == client_id {
                     conn.waiting_coordination = false;
+                    conn.fill_pending(seq, &[]);
+                    conn.release_ready();
                 }
             }
-            let to = ReplyTo {
-                shard: self.id,
-                conn: id,
-                client_id,
-                seq,
-                part: 0,
-            };
-            self.deliver(to, Vec::new());
         }
         self.run_origin_actions(out);
         self.drain_blocking();

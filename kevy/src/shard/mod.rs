@@ -420,7 +420,6 @@ impl ShardHandler for ShardCore {
     }
 
     fn on_closed(&mut self, id: ConnId) {
-        self.blocking_disconnect(id);
         if let Some(slot) = self.conns.get_mut(id) {
             if slot.take().is_some() {
                 self.shared
@@ -429,6 +428,8 @@ impl ShardHandler for ShardCore {
             }
         }
         self.stalled.retain(|&c| c != id);
+        // After the connection is gone, so nothing is queued for its id.
+        self.blocking_disconnect(id);
     }
 
     fn on_output_flushed(&mut self, id: ConnId) {
