@@ -1,5 +1,6 @@
 //! `CLIENT ID | SETNAME | GETNAME | LIST | INFO | KILL | NO-EVICT |
-//! GETREDIR | TRACKINGINFO | CACHING | UNPAUSE | HELP`.
+//! GETREDIR | TRACKINGINFO | CACHING | UNPAUSE | UNBLOCK | HELP` (`UNBLOCK`
+//! lives with the blocking commands).
 //!
 //! Session subcommands read or change the connection itself. `LIST`,
 //! `INFO` and `KILL` concern connections of every shard: they ask each
@@ -35,6 +36,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
         "trackinginfo",
         "caching",
         "unpause",
+        "unblock",
         "help",
     ],
 }];
@@ -94,6 +96,11 @@ static SUBCOMMANDS: &[Subcommand] = &[
         full_name: "client|unpause",
         arity: 2,
         handler: client_unpause,
+    },
+    Subcommand {
+        full_name: "client|unblock",
+        arity: -3,
+        handler: super::blocking::client_unblock,
     },
     Subcommand {
         full_name: "client|help",

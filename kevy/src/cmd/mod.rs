@@ -14,6 +14,7 @@
 //! one value type sees it (absent, that type, or WRONGTYPE).
 
 mod bits;
+pub mod blocking;
 mod client;
 mod command_docs;
 mod config_cmd;

@@ -151,6 +151,7 @@ impl ShardCore {
                     }
                 }
                 for &id in &killed {
+                    self.blocking_disconnect(id);
                     self.mark_dirty(id);
                     self.close_if_done(id);
                 }
@@ -171,6 +172,9 @@ impl ShardCore {
                     }
                 }
                 Answer::Done
+            }
+            Query::ClientUnblock { client_id, error } => {
+                Answer::Count(u64::from(self.blocking_unblock(client_id, error)))
             }
             Query::ResetStats => {
                 self.stats.reset();
@@ -249,11 +253,12 @@ pub fn client_line(conn: &Conn, now_ms: u64) -> String {
     let qbuf = conn.input.len();
     let omem = conn.output_len();
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={age} idle={idle} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll={} omem={omem} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+        "id={} addr={} laddr={} fd=-1 name={} age={age} idle={idle} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll={} omem={omem} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
         conn.client_id,
         conn.peer,
         conn.local,
         String::from_utf8_lossy(&conn.name),
+        if super::blocking::is_parked(conn) { "b" } else { "N" },
         conn.db,
         conn.input.capacity().saturating_sub(qbuf),
         conn.input.capacity(),

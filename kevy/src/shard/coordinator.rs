@@ -21,11 +21,32 @@ impl ShardCore {
         positions: &[usize],
         key_shards: &[usize],
     ) {
-        let owned = argv.to_owned();
         let Some(conn) = self.conn(id) else {
             return;
         };
-        let (db, resp3, client_id) = (conn.db, conn.resp3, conn.client_id);
+        let (db, resp3) = (conn.db, conn.resp3);
+        let Some((reply_to, _, _)) = self.reply_to(id, ReplySlot::Pending) else {
+            return;
+        };
+        if let Some(conn) = self.conn(id) {
+            conn.waiting_coordination = true;
+        }
+        self.begin_coordination(reply_to, db, resp3, argv, positions, key_shards);
+    }
+
+    /// Starts the coordinated run of `argv`, its reply for `reply_to`: a
+    /// connection's reserved slot, or (`blocking::SERVE_CONN`) the serve
+    /// of a blocked call.
+    pub(super) fn begin_coordination(
+        &mut self,
+        reply_to: ReplyTo,
+        db: usize,
+        resp3: bool,
+        argv: Argv,
+        positions: &[usize],
+        key_shards: &[usize],
+    ) {
+        let owned = argv.to_owned();
         let mut keys: Vec<KeyRef> = Vec::with_capacity(positions.len());
         for (&p, &shard) in positions.iter().zip(key_shards) {
             let key_db = coord::key_db(&owned, p, db);
@@ -45,12 +66,6 @@ impl ShardCore {
         let mut shards: Vec<usize> = keys.iter().map(|k| k.shard).collect();
         shards.sort_unstable();
         shards.dedup();
-        let Some((reply_to, _, _)) = self.reply_to(id, ReplySlot::Pending) else {
-            return;
-        };
-        if let Some(conn) = self.conn(id) {
-            conn.waiting_coordination = true;
-        }
         let tx = TxId {
             origin: self.id,
             id: self.next_tx,
@@ -59,8 +74,8 @@ impl ShardCore {
         let coordination = Coordination {
             tx,
             argv: owned,
-            conn: id,
-            client_id,
+            conn: reply_to.conn,
+            client_id: reply_to.client_id,
             seq: reply_to.seq,
             db,
             resp3,
@@ -126,9 +141,13 @@ impl ShardCore {
                     value,
                     expire_at,
                 } => {
-                    let db = self.keyspace.db(db);
-                    db.remove(&key);
-                    db.insert_new(key, value, expire_at, clock);
+                    let written = self.blocking_watches().then(|| key.clone());
+                    let store = self.keyspace.db(db);
+                    store.remove(&key);
+                    store.insert_new(key, value, expire_at, clock);
+                    if let Some(key) = written {
+                        self.blocking_key_written(db, &key);
+                    }
                     TxOut::Done
                 }
                 TxOp::Del { db, key } => {
@@ -163,6 +182,10 @@ impl ShardCore {
             return;
         }
         let done = self.coordinations.swap_remove(index);
+        if done.conn == super::blocking::SERVE_CONN {
+            self.blocking_move_served(done.client_id, done.reply);
+            return;
+        }
         let to = ReplyTo {
             shard: self.id,
             conn: done.conn,

@@ -58,6 +58,13 @@ impl ShardCore {
             return;
         }
         self.stats.total_commands_processed += 1;
+        // `XREAD`/`XREADGROUP` with `BLOCK` take the blocking path when
+        // they may wait; the other blocking commands are connection handlers.
+        if (spec.name == "xread" || spec.name == "xreadgroup")
+            && self.try_block_stream(id, index, argv)
+        {
+            return;
+        }
         match spec.route {
             Route::Local => self.run_here(id, index, spec, argv),
             Route::Keyed | Route::Scatter(_) | Route::Atomic => {
@@ -150,7 +157,11 @@ impl ShardCore {
                     config,
                 };
                 handler(&mut ctx, argv);
-                buf.get(start) == Some(&b'-')
+                let failed = buf.get(start) == Some(&b'-');
+                if self.blocking_watches() {
+                    self.blocking_command_wrote(db_index, spec, argv);
+                }
+                failed
             }
             Handler::Conn(handler) => {
                 let mut ctx = ConnCtx::new(self, id);
@@ -209,6 +220,9 @@ impl ShardCore {
             config: &self.config,
         };
         handler(&mut ctx, argv);
+        if self.blocking_watches() {
+            self.blocking_command_wrote(db_index, spec, argv);
+        }
         let stat = self.stats.counter(index);
         stat.calls += 1;
         stat.usec += sampled_usec(started);
@@ -441,6 +455,7 @@ impl ShardCore {
                 }
             }
             Hop::TxDone { tx, shard, results } => self.coordination_step(tx, shard, results),
+            Hop::Block(hop) => self.on_block_hop(hop),
         }
     }
 

@@ -129,6 +129,8 @@ pub enum Hop {
         shard: usize,
         results: Vec<TxOut>,
     },
+    /// A message of the blocking protocol (`shard::blocking`).
+    Block(super::blocking::BlockHop),
 }
 
 /// A shard's doorbell: its waker, rung only when it is parked.

@@ -8,6 +8,11 @@
 //! the connection's output in command order; the backend pulls the output
 //! of every connection marked dirty at the end of each loop iteration.
 
+mod blocking;
+mod blocking_origin;
+#[cfg(test)]
+mod blocking_sim_tests;
+mod blocking_target;
 mod conn;
 mod conn_cmds;
 pub mod coord;
@@ -54,6 +59,8 @@ pub struct ServerShared {
     /// kernel picked for port 0).
     pub tcp_port: u16,
     pub connected_clients: AtomicU64,
+    /// Clients parked by a blocking command, over all shards.
+    pub blocked_clients: AtomicU64,
     pub slots: SlotTable,
     /// Orders `CONFIG SET`s server-wide.
     pub config_epoch: AtomicU64,
@@ -75,6 +82,7 @@ impl ServerShared {
             shards,
             tcp_port,
             connected_clients: AtomicU64::new(0),
+            blocked_clients: AtomicU64::new(0),
             slots: SlotTable::new(shards),
             config_epoch: AtomicU64::new(0),
         }
@@ -100,6 +108,7 @@ pub struct ShardCore {
     config_epochs: std::collections::HashMap<String, u64>,
     pub(crate) conns: Vec<Option<Conn>>,
     pub(crate) mesh: Mesh,
+    blocking: blocking::ShardBlocking,
     dirty: Vec<ConnId>,
     closing: Vec<ConnId>,
     /// Connections with input left unparsed because the shard was locked.
@@ -131,6 +140,7 @@ impl ShardCore {
             config_epochs: std::collections::HashMap::new(),
             conns: Vec::new(),
             mesh,
+            blocking: blocking::ShardBlocking::new(id),
             dirty: Vec::new(),
             closing: Vec::new(),
             stalled: Vec::new(),
@@ -403,6 +413,7 @@ impl ShardHandler for ShardCore {
             if let Some(conn) = self.conn(id) {
                 conn.eof = true;
             }
+            self.blocking_disconnect(id);
             self.process_input(id, &[]);
             return;
         }
@@ -418,6 +429,8 @@ impl ShardHandler for ShardCore {
             }
         }
         self.stalled.retain(|&c| c != id);
+        // After the connection is gone, so nothing is queued for its id.
+        self.blocking_disconnect(id);
     }
 
     fn on_output_flushed(&mut self, id: ConnId) {
@@ -444,6 +457,7 @@ impl ShardHandler for ShardCore {
     fn on_tick(&mut self, _now: Instant) {
         self.active_expire();
         self.close_idle_clients();
+        self.blocking_tick();
     }
 
     fn end_of_iteration(&mut self) {

@@ -118,6 +118,11 @@ pub enum Query {
     Stats,
     ClientList(ClientFilter),
     ClientKill(ClientFilter),
+    /// `CLIENT UNBLOCK`: unblock this client if it is parked here.
+    ClientUnblock {
+        client_id: u64,
+        error: bool,
+    },
     /// Apply a `CONFIG SET` (already validated) on every shard. A shard
     /// applies a directive only if `epoch` is newer than the last one it
     /// applied to that directive.

@@ -68,7 +68,10 @@ pub(super) fn clients_section(lines: &mut Lines, facts: &Facts) {
     lines.field("maxclients", facts.maxclients);
     lines.field("client_recent_max_input_buffer", 0);
     lines.field("client_recent_max_output_buffer", 0);
-    lines.field("blocked_clients", 0);
+    lines.field(
+        "blocked_clients",
+        facts.shared.blocked_clients.load(Ordering::Relaxed),
+    );
     lines.field("tracking_clients", 0);
     lines.field("clients_in_timeout_table", 0);
 }

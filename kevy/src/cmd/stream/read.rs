@@ -9,8 +9,10 @@
 //! second pass serves each stream that has something to give: new entries
 //! (advancing the group and filling its PEL unless `NOACK`), or for an
 //! XREADGROUP with an explicit ID the consumer's own pending history.
-//! Blocking is not implemented: with `BLOCK` and nothing to serve the reply
-//! is an error instead of a wait.
+//! A call with `BLOCK` that may wait never reaches this handler: the shard
+//! core parks it (`cmd::blocking::stream`). Here `BLOCK` only has the
+//! meaning it has where a call cannot wait (inside `MULTI`): nothing to
+//! serve replies nil.
 
 use super::{
     c_text, lookup_read, no_such_key_or_group, option_is, reply_entries, reply_entry, reply_id,
@@ -33,13 +35,10 @@ const GREATER_WITHOUT_GROUP: &str = "ERR The > ID can be specified only when cal
 const TIMEOUT_NOT_INTEGER: &str = "ERR timeout is not an integer or out of range";
 const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
 const TIMEOUT_OUT_OF_RANGE: &str = "ERR timeout is out of range";
-const BLOCK_UNSUPPORTED: &str = "ERR BLOCK is not supported yet";
 const NOGROUP_SUFFIX: &str = " in XREADGROUP with GROUP option";
 
 /// The options of one XREAD/XREADGROUP call.
 struct ReadArgs {
-    /// `BLOCK` was given (its deadline is not used: kevy does not block).
-    block: bool,
     /// Most entries per stream; 0 is no limit.
     count: u64,
     /// Position of the first key.
@@ -54,7 +53,6 @@ struct ReadArgs {
 /// Parses the options as Redis does, in order; `Err` is the error reply.
 fn parse(argv: Argv, xreadgroup: bool, now_ms: u64) -> Result<ReadArgs, &'static str> {
     let mut args = ReadArgs {
-        block: false,
         count: 0,
         streams_at: 0,
         keys: 0,
@@ -74,7 +72,6 @@ fn parse(argv: Argv, xreadgroup: bool, now_ms: u64) -> Result<ReadArgs, &'static
             if timeout > 0 && timeout > i64::MAX - (now_ms as i64) {
                 return Err(TIMEOUT_OUT_OF_RANGE);
             }
-            args.block = true;
         } else if option_is(opt, "count") && more > 0 {
             i += 1;
             let count = parse_i64(argv.get(i)).ok_or(errors::NOT_INTEGER)?;
@@ -154,8 +151,6 @@ fn read(ctx: &mut ExecCtx, argv: Argv, xreadgroup: bool) {
             ctx.reply.array(served);
         }
         ctx.reply.raw(&body);
-    } else if args.block {
-        ctx.reply.error(BLOCK_UNSUPPORTED);
     } else {
         ctx.reply.null_array();
     }
