@@ -69,6 +69,13 @@ pub trait ShardHandler {
     fn tick_interval(&self) -> Duration {
         Duration::from_millis(100)
     }
+    /// A moment before the next regular tick at which the core needs
+    /// [`ShardHandler::on_tick`] (a blocked client's timeout); the backend
+    /// sleeps no longer than that and runs the tick once it has passed.
+    /// Asked once per loop iteration.
+    fn next_deadline(&self) -> Option<Instant> {
+        None
+    }
 }
 
 /// Wakes a shard's event loop from another thread. Cheap to call; calls
@@ -107,4 +114,75 @@ pub trait ShardLoop: Send + Sized + 'static {
 /// Time until the next tick, given when the last one ran.
 pub fn until_next_tick(last_tick: Instant, interval: Duration, now: Instant) -> Duration {
     interval.saturating_sub(now.saturating_duration_since(last_tick))
+}
+
+/// How long a loop may sleep: until the next tick or the handler's
+/// deadline, whichever comes first.
+pub fn until_next_timer(
+    last_tick: Instant,
+    interval: Duration,
+    deadline: Option<Instant>,
+    now: Instant,
+) -> Duration {
+    let tick = until_next_tick(last_tick, interval, now);
+    match deadline {
+        Some(at) => tick.min(at.saturating_duration_since(now)),
+        None => tick,
+    }
+}
+
+/// Whether the tick is due at `now`: the regular one (the interval has
+/// passed: the caller restarts the interval) or an early one for the
+/// handler's deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TickDue {
+    No,
+    Regular,
+    Deadline,
+}
+
+pub fn tick_due(
+    last_tick: Instant,
+    interval: Duration,
+    deadline: Option<Instant>,
+    now: Instant,
+) -> TickDue {
+    if now.saturating_duration_since(last_tick) >= interval {
+        TickDue::Regular
+    } else if deadline.is_some_and(|at| at <= now) {
+        TickDue::Deadline
+    } else {
+        TickDue::No
+    }
+}
+
+#[cfg(test)]
+mod timer_tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_shortens_the_sleep_and_makes_the_tick_due_early() {
+        let start = Instant::now();
+        let interval = Duration::from_millis(100);
+        let soon = Some(start + Duration::from_millis(30));
+        assert_eq!(until_next_timer(start, interval, None, start), interval);
+        assert_eq!(
+            until_next_timer(start, interval, soon, start),
+            Duration::from_millis(30)
+        );
+        let later = start + Duration::from_millis(500);
+        assert_eq!(
+            until_next_timer(start, interval, Some(later), start),
+            interval
+        );
+        assert_eq!(tick_due(start, interval, soon, start), TickDue::No);
+        let at_deadline = start + Duration::from_millis(30);
+        assert_eq!(
+            tick_due(start, interval, soon, at_deadline),
+            TickDue::Deadline
+        );
+        let at_tick = start + interval;
+        assert_eq!(tick_due(start, interval, soon, at_tick), TickDue::Regular);
+        assert_eq!(tick_due(start, interval, None, at_deadline), TickDue::No);
+    }
 }

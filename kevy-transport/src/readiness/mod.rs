@@ -13,7 +13,7 @@
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use crate::{until_next_tick, ConnId, ShardHandler};
+use crate::{tick_due, until_next_timer, ConnId, ShardHandler, TickDue};
 
 /// Bytes read from a socket per `read` call.
 pub(crate) const READ_CHUNK: usize = 64 * 1024;
@@ -141,7 +141,12 @@ impl<S: Read + Write> ReadinessState<S> {
     /// otherwise until the next tick.
     pub(crate) fn plan_poll<H: ShardHandler>(&mut self, handler: &mut H) -> PollPlan {
         let busy = self.readable.iter().any(|&c| self.read_pending(c));
-        let timeout = until_next_tick(self.last_tick, self.tick, Instant::now());
+        let timeout = until_next_timer(
+            self.last_tick,
+            self.tick,
+            handler.next_deadline(),
+            Instant::now(),
+        );
         let parked = !busy && handler.prepare_to_park();
         PollPlan {
             timeout: if parked { timeout } else { Duration::ZERO },
@@ -204,10 +209,17 @@ impl<S: Read + Write> ReadinessState<S> {
             );
         }
         handler.on_inbox();
+        // The deadline first: the core converts its clock to an Instant
+        // when asked, so `now` must not be older than that.
+        let deadline = handler.next_deadline();
         let now = Instant::now();
-        if now.saturating_duration_since(self.last_tick) >= self.tick {
-            self.last_tick = now;
-            handler.on_tick(now);
+        match tick_due(self.last_tick, self.tick, deadline, now) {
+            TickDue::Regular => {
+                self.last_tick = now;
+                handler.on_tick(now);
+            }
+            TickDue::Deadline => handler.on_tick(now),
+            TickDue::No => {}
         }
         handler.end_of_iteration();
         handler.take_events(&mut self.dirty, &mut self.closing);

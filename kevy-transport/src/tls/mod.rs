@@ -262,6 +262,10 @@ impl<H: ShardHandler> ShardHandler for TlsHandler<H> {
     fn tick_interval(&self) -> Duration {
         self.inner.tick_interval()
     }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.inner.next_deadline()
+    }
 }
 
 #[cfg(test)]

@@ -512,4 +512,12 @@ impl ShardHandler for ShardCore {
     fn tick_interval(&self) -> Duration {
         Duration::from_millis(1000 / u64::from(self.config.hz.max(1)))
     }
+
+    /// The earliest timeout of a client blocked here, so it fires on time
+    /// rather than at the next regular tick.
+    fn next_deadline(&self) -> Option<Instant> {
+        let deadline_ms = self.blocking.origin.next_deadline()?;
+        let wait = deadline_ms.saturating_sub(unix_ms());
+        Some(Instant::now() + Duration::from_millis(wait))
+    }
 }
