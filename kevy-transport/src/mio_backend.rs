@@ -120,39 +120,18 @@ impl MioLoop {
         state: &mut ReadinessState<TcpStream>,
     ) {
         let listener = &self.listeners[listener_index];
-        loop {
-            match listener.accept() {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    let local = match stream.local_addr() {
-                        Ok(addr) => addr,
-                        Err(_) => continue,
-                    };
-                    let id = state.insert(stream);
-                    let token = Token(FIRST_CONN_TOKEN + id);
-                    let stream = state
-                        .stream_mut(id)
-                        .expect("the connection inserted just above is in the table");
-                    let registered = self.poll.registry().register(
-                        stream,
-                        token,
-                        Interest::READABLE | Interest::WRITABLE,
-                    );
-                    if let Err(err) = registered {
-                        log::warn!("registering a connection failed: {err}");
-                        state.remove(id);
-                        continue;
-                    }
-                    handler.on_accept(id, peer, local);
-                }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => {
-                    // EMFILE and friends: log and retry on the next event.
-                    log::warn!("accept failed: {err}");
-                    return;
-                }
-            }
-        }
+        let registry = self.poll.registry();
+        state.accept_all(
+            handler,
+            || {
+                let (stream, peer) = listener.accept()?;
+                let _ = stream.set_nodelay(true);
+                Ok(stream.local_addr().ok().map(|local| (stream, peer, local)))
+            },
+            |stream, id| {
+                let token = Token(FIRST_CONN_TOKEN + id);
+                registry.register(stream, token, Interest::READABLE | Interest::WRITABLE)
+            },
+        );
     }
 }

@@ -138,51 +138,30 @@ impl PollingLoop {
         state: &mut ReadinessState<TcpStream>,
     ) {
         let listener = &self.listeners[listener_index];
-        loop {
-            match listener.accept() {
-                Ok((stream, peer)) => {
-                    // std's accept does not inherit O_NONBLOCK from the listener.
-                    if let Err(err) = stream.set_nonblocking(true) {
-                        log::warn!("making a connection non-blocking failed: {err}");
-                        continue;
-                    }
-                    let _ = stream.set_nodelay(true);
-                    let local = match stream.local_addr() {
-                        Ok(addr) => addr,
-                        Err(_) => continue,
-                    };
-                    let id = state.insert(stream);
-                    let stream = state
-                        .stream_mut(id)
-                        .expect("the connection inserted just above is in the table");
-                    // SAFETY: the stream lives in the connection table until a
-                    // close path takes it out; every one of them (the
-                    // `finish_iteration` callback, `RegisteredConns::drop`)
-                    // deletes it from the poller first. On failure it is not
-                    // registered and may drop as is.
-                    let registered = unsafe {
-                        self.poller.add_with_mode(
-                            &*stream,
-                            Event::all(FIRST_CONN_KEY + id),
-                            PollMode::Edge,
-                        )
-                    };
-                    if let Err(err) = registered {
-                        log::warn!("registering a connection failed: {err}");
-                        state.remove(id);
-                        continue;
-                    }
-                    handler.on_accept(id, peer, local);
+        let poller = &self.poller;
+        state.accept_all(
+            handler,
+            || {
+                let (stream, peer) = listener.accept()?;
+                // std's accept does not inherit O_NONBLOCK from the listener.
+                if let Err(err) = stream.set_nonblocking(true) {
+                    log::warn!("making a connection non-blocking failed: {err}");
+                    return Ok(None);
                 }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => {
-                    // EMFILE and friends: log and retry on the next event.
-                    log::warn!("accept failed: {err}");
-                    return;
+                let _ = stream.set_nodelay(true);
+                Ok(stream.local_addr().ok().map(|local| (stream, peer, local)))
+            },
+            |stream, id| {
+                // SAFETY: the stream lives in the connection table until a
+                // close path takes it out; every one of them (the
+                // `finish_iteration` callback, `RegisteredConns::drop`)
+                // deletes it from the poller first. On failure it is not
+                // registered and may drop as is.
+                unsafe {
+                    poller.add_with_mode(&*stream, Event::all(FIRST_CONN_KEY + id), PollMode::Edge)
                 }
-            }
-        }
+            },
+        );
     }
 }
 

@@ -11,6 +11,7 @@
 //! deregisters sockets.
 
 use std::io::{self, Read, Write};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::{tick_due, until_next_timer, ConnId, ShardHandler, TickDue};
@@ -76,7 +77,48 @@ pub(crate) struct ReadinessState<S> {
     last_tick: Instant,
 }
 
+/// A connection just accepted and prepared by the backend: its stream, the
+/// peer's address and the local one.
+pub(crate) type Accepted<S> = (S, SocketAddr, SocketAddr);
+
 impl<S: Read + Write> ReadinessState<S> {
+    /// Takes every connection a listener has pending. `accept` returns the
+    /// next one (`Ok(None)`: that one failed to set up and was dropped;
+    /// `WouldBlock`: none left); `register` adds a stream to the poller
+    /// under its connection id. A connection the poller refuses is dropped;
+    /// the others are handed to the core.
+    pub(crate) fn accept_all<H: ShardHandler>(
+        &mut self,
+        handler: &mut H,
+        mut accept: impl FnMut() -> io::Result<Option<Accepted<S>>>,
+        mut register: impl FnMut(&mut S, ConnId) -> io::Result<()>,
+    ) {
+        loop {
+            match accept() {
+                Ok(Some((stream, peer, local))) => {
+                    let id = self.insert(stream);
+                    let stream = self
+                        .stream_mut(id)
+                        .expect("the connection inserted just above is in the table");
+                    if let Err(err) = register(stream, id) {
+                        log::warn!("registering a connection failed: {err}");
+                        self.remove(id);
+                        continue;
+                    }
+                    handler.on_accept(id, peer, local);
+                }
+                Ok(None) => {}
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    // EMFILE and friends: log and retry on the next event.
+                    log::warn!("accept failed: {err}");
+                    return;
+                }
+            }
+        }
+    }
+
     pub(crate) fn new(tick: Duration, read_closed_events: ReadClosedEvents) -> Self {
         ReadinessState {
             conns: Vec::new(),
