@@ -10,6 +10,7 @@ pub mod hash;
 mod key;
 pub mod list;
 pub mod set;
+mod slots;
 pub mod stream;
 pub mod value;
 pub mod zset;
