@@ -11,6 +11,7 @@ mod key;
 pub mod list;
 pub mod set;
 mod slots;
+mod str_bytes;
 pub mod stream;
 pub mod value;
 pub mod zset;

@@ -1,6 +1,9 @@
 //! The values a key can hold. Strings keep the encoding Redis would report
 //! (`int`, `embstr`, `raw`), because clients and tests read it through
-//! `OBJECT ENCODING`; other types join as they are implemented.
+//! `OBJECT ENCODING`; other types join as they are implemented. String
+//! bytes are a [`StrBytes`]: short ones live inside the value.
+
+pub use super::str_bytes::{StrBytes, INLINE_STR_LEN};
 
 /// Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`.
 pub const EMBSTR_MAX_LEN: usize = 44;
@@ -14,7 +17,7 @@ pub enum RString {
     Int(i64),
     /// Bytes; `raw` records that Redis would report `raw` even when short
     /// (after APPEND, SETRANGE, SETBIT and the like).
-    Bytes { data: Vec<u8>, raw: bool },
+    Bytes { data: StrBytes, raw: bool },
 }
 
 impl RString {
@@ -27,14 +30,26 @@ impl RString {
             }
         }
         RString::Bytes {
-            data: data.to_vec(),
+            data: data.into(),
             raw: false,
         }
     }
 
     /// A string that Redis builds without trying the integer encoding.
     pub fn plain(data: Vec<u8>) -> Self {
-        RString::Bytes { data, raw: false }
+        RString::Bytes {
+            data: data.into(),
+            raw: false,
+        }
+    }
+
+    /// A string Redis would report as `raw` whatever its length (built by
+    /// `SETRANGE`, `SETBIT`, `BITOP` and the like).
+    pub fn raw(data: Vec<u8>) -> Self {
+        RString::Bytes {
+            data: data.into(),
+            raw: true,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -71,12 +86,12 @@ impl RString {
         if let RString::Int(n) = *self {
             let mut data = Vec::new();
             crate::resp::num::push_i64(&mut data, n);
-            *self = RString::Bytes { data, raw: true };
+            *self = RString::raw(data);
         }
         match self {
             RString::Bytes { data, raw } => {
                 *raw = true;
-                data
+                data.as_mut_vec()
             }
             RString::Int(_) => unreachable!("converted to bytes just above"),
         }
@@ -153,5 +168,17 @@ mod tests {
         s.make_raw().push(b'3');
         assert_eq!(s.encoding(), "raw");
         assert_eq!(RString::Int(-120).len(), 4);
+    }
+
+    #[test]
+    fn short_strings_live_in_the_value() {
+        assert_eq!(std::mem::size_of::<RString>(), 32);
+        assert_eq!(std::mem::size_of::<Value>(), 40);
+        let mut short = RString::from_client(b"v000000007");
+        assert_eq!(short.encoding(), "embstr");
+        short.make_raw().extend_from_slice(b"-more");
+        assert_eq!(short.to_vec(), b"v000000007-more");
+        assert_eq!(short.encoding(), "raw");
+        assert_eq!(RString::raw(b"ab".to_vec()).encoding(), "raw");
     }
 }
