@@ -33,14 +33,18 @@ pub use iter::Iter;
 /// How full a chunk may get, from `list-max-listpack-size` as Redis reads
 /// it: a negative value is a size class (-1 = 4 KB ... -5 = 64 KB), a
 /// positive one a number of elements (under an 8 KB safety limit).
+///
+/// Stored as u32 (a list header is then 48 bytes, not 56): byte limits are
+/// at most 64 KB, and an entry limit past `u32::MAX` could never be reached
+/// under the 8 KB safety limit anyway.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChunkLimit {
-    max_bytes: usize,
-    max_entries: usize,
+    max_bytes: u32,
+    max_entries: u32,
 }
 
 /// Redis's `SIZE_SAFETY_LIMIT` for count-limited nodes.
-const SIZE_SAFETY_LIMIT: usize = 8192;
+const SIZE_SAFETY_LIMIT: u32 = 8192;
 
 impl ChunkLimit {
     /// The limit for a `list-max-listpack-size` value.
@@ -49,12 +53,12 @@ impl ChunkLimit {
             let class = (-(fill + 1)).min(4) as u32;
             ChunkLimit {
                 max_bytes: 4096 << class,
-                max_entries: usize::MAX,
+                max_entries: u32::MAX,
             }
         } else {
             ChunkLimit {
                 max_bytes: SIZE_SAFETY_LIMIT,
-                max_entries: fill as usize,
+                max_entries: u32::try_from(fill).unwrap_or(u32::MAX),
             }
         }
     }
@@ -68,20 +72,29 @@ impl ChunkLimit {
     #[cfg(test)]
     pub(crate) fn new(max_bytes: usize, max_entries: usize) -> Self {
         ChunkLimit {
-            max_bytes,
-            max_entries,
+            max_bytes: max_bytes as u32,
+            max_entries: max_entries.try_into().unwrap_or(u32::MAX),
         }
+    }
+
+    fn max_bytes(&self) -> usize {
+        self.max_bytes as usize
+    }
+
+    fn max_entries(&self) -> usize {
+        self.max_entries as usize
     }
 
     /// May `chunk` take one more entry of `size` bytes? An empty chunk
     /// always may.
     fn allows(&self, chunk: &Chunk, size: usize) -> bool {
         chunk.count() == 0
-            || (chunk.count() < self.max_entries && chunk.bytes() + size <= self.max_bytes)
+            || (chunk.count() < self.max_entries() && chunk.bytes() + size <= self.max_bytes())
     }
 
     fn fits(&self, chunk: &Chunk) -> bool {
-        chunk.count() <= 1 || (chunk.count() <= self.max_entries && chunk.bytes() <= self.max_bytes)
+        chunk.count() <= 1
+            || (chunk.count() <= self.max_entries() && chunk.bytes() <= self.max_bytes())
     }
 }
 
@@ -345,8 +358,8 @@ impl ListValue {
         let mut at = 1;
         while at < self.chunks.len() {
             let (left, right) = (&self.chunks[at - 1], &self.chunks[at]);
-            let joined_fits = left.count() + right.count() <= self.limit.max_entries
-                && left.bytes() + right.bytes() <= self.limit.max_bytes;
+            let joined_fits = left.count() + right.count() <= self.limit.max_entries()
+                && left.bytes() + right.bytes() <= self.limit.max_bytes();
             if joined_fits {
                 let right = self.chunks.remove(at).expect("at < len");
                 self.chunks[at - 1].append(&right);
