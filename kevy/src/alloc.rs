@@ -81,6 +81,24 @@ pub fn allocated_bytes() -> Option<u64> {
     Some(sum.max(0) as u64)
 }
 
+/// Turns transparent huge pages off for this process, as `redis-server`
+/// does by default (`disable-thp yes`). With them on, the allocator's
+/// regions are backed by 2 MB pages as soon as one byte is touched
+/// (measured: 30 MB of resident memory beyond the bytes allocated for a
+/// million small keys, none of it used). Returns whether it took effect.
+pub fn disable_transparent_huge_pages() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: PR_SET_THP_DISABLE takes plain integers and only sets a
+        // flag on this process.
+        unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0 }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
 /// A global allocator that counts the bytes it hands out, around `A`.
 pub struct CountingAlloc<A>(pub A);
 

@@ -71,6 +71,7 @@ fn configure(args: &[String]) -> Result<Config, String> {
 }
 
 fn main() -> ExitCode {
+    kevy::alloc::disable_transparent_huge_pages();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
         println!("{USAGE}");
