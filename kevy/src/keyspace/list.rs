@@ -8,9 +8,10 @@
 //! for short elements). Here elements are packed into chunks of about
 //! `list-max-listpack-size` (8 KB by default) each, so an element costs its
 //! bytes plus two length bytes, and a chunk is the unit a future
-//! copy-on-write snapshot can share or copy. Chunks sit in a `VecDeque`
-//! (O(1) at both ends); an index walks chunk counts from the nearer end,
-//! then entries inside one chunk, as quicklist does.
+//! copy-on-write snapshot can share or copy. Chunks sit in a
+//! [`ChunkDeque`] (a single chunk inline, more in a `VecDeque`: O(1) at
+//! both ends); an index walks chunk counts from the nearer end, then
+//! entries inside one chunk, as quicklist does.
 //!
 //! Invariants (checked by the property tests): no chunk is empty, the
 //! chunk counts add up to `len`, and every chunk respects the size limit or
@@ -21,20 +22,20 @@
 //! not depend on the chunking.
 
 mod chunk;
+mod deque;
 mod iter;
 #[cfg(test)]
 mod tests;
 
-use std::collections::VecDeque;
-
 use chunk::{entry_size, Chunk};
+use deque::ChunkDeque;
 pub use iter::Iter;
 
 /// How full a chunk may get, from `list-max-listpack-size` as Redis reads
 /// it: a negative value is a size class (-1 = 4 KB ... -5 = 64 KB), a
 /// positive one a number of elements (under an 8 KB safety limit).
 ///
-/// Stored as u32 (a list header is then 48 bytes, not 56): byte limits are
+/// Stored as u32 (8 bytes off every list header): byte limits are
 /// at most 64 KB, and an entry limit past `u32::MAX` could never be reached
 /// under the 8 KB safety limit anyway.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,7 +108,7 @@ impl Default for ChunkLimit {
 /// A list of byte strings.
 #[derive(Clone, Default)]
 pub struct ListValue {
-    chunks: VecDeque<Chunk>,
+    chunks: ChunkDeque,
     len: usize,
     limit: ChunkLimit,
 }
@@ -115,7 +116,7 @@ pub struct ListValue {
 impl ListValue {
     pub fn new(limit: ChunkLimit) -> Self {
         ListValue {
-            chunks: VecDeque::new(),
+            chunks: ChunkDeque::default(),
             len: 0,
             limit,
         }
@@ -134,15 +135,6 @@ impl ListValue {
         self.len == 0
     }
 
-    /// Room for one more chunk: exactly one for a list's first chunk (most
-    /// lists have one; a default deque allocates four headers), doubling
-    /// after that.
-    fn reserve_chunk(&mut self) {
-        if self.chunks.capacity() == 0 {
-            self.chunks.reserve_exact(1);
-        }
-    }
-
     pub fn push_back(&mut self, data: &[u8]) {
         let size = entry_size(data.len());
         match self.chunks.back_mut() {
@@ -151,7 +143,6 @@ impl ListValue {
                 if let Some(sealed) = last {
                     sealed.compact();
                 }
-                self.reserve_chunk();
                 self.chunks.push_back(Chunk::with_entry(data));
             }
         }
@@ -166,7 +157,6 @@ impl ListValue {
                 if let Some(sealed) = first {
                     sealed.compact();
                 }
-                self.reserve_chunk();
                 self.chunks.push_front(Chunk::with_entry(data));
             }
         }
@@ -407,7 +397,7 @@ impl ListValue {
     #[cfg(test)]
     fn check_invariants(&self) {
         let mut total = 0;
-        for chunk in &self.chunks {
+        for chunk in self.chunks.iter() {
             assert!(chunk.count() > 0, "no empty chunks");
             assert!(self.limit.fits(chunk), "chunks fit the limit");
             assert_eq!(chunk.elements().count(), chunk.count());

@@ -64,7 +64,7 @@ fn chunks_stay_near_their_packed_size() {
 
 #[test]
 fn small_lists_carry_no_slack() {
-    assert_eq!(std::mem::size_of::<ListValue>(), 48);
+    assert_eq!(std::mem::size_of::<ListValue>(), 56);
     assert_eq!(std::mem::size_of::<super::chunk::Chunk>(), 32);
     let list = ListValue::from_elements(
         ChunkLimit::default(),
