@@ -76,6 +76,9 @@ fn read_backward(buf: &[u8], end: usize) -> (Range<usize>, usize) {
     (data_start..at, data_start - trailer)
 }
 
+/// Chunks with fewer live bytes than this grow exactly at the front.
+const EXACT_FRONT_GROWTH_BELOW: usize = 512;
+
 /// A packed run of list elements.
 ///
 /// `start` and `count` are u32 so a chunk header is 32 bytes: headroom only
@@ -176,9 +179,15 @@ impl Chunk {
         let mut start = self.start();
         if start < size {
             // Grow the headroom geometrically (to at least the live size),
-            // so a run of front pushes copies each byte O(1) times.
+            // so a run of front pushes copies each byte O(1) times; a small
+            // chunk gets exactly the room it needs, as a listpack does: its
+            // copy is a few cache lines, and a small list keeps no slack.
             let live = self.bytes();
-            let headroom = size.max(live);
+            let headroom = if live < EXACT_FRONT_GROWTH_BELOW {
+                size
+            } else {
+                size.max(live)
+            };
             let mut grown = Vec::with_capacity(headroom + live);
             grown.resize(headroom, 0);
             grown.extend_from_slice(&self.buf[start..]);

@@ -77,6 +77,12 @@ fn small_lists_carry_no_slack() {
     assert_eq!(list.chunks.len(), 1);
     assert_eq!(list.chunks[0].bytes(), 10 * 12);
     assert_eq!(list.chunks[0].capacity(), 10 * 12);
+    let mut pushed_front = ListValue::default();
+    for i in 0..10 {
+        pushed_front.push_front(format!("el{i}:123456").as_bytes());
+    }
+    assert_eq!(pushed_front.chunks[0].capacity(), 10 * 12);
+    assert_eq!(pushed_front.get(0), Some(&b"el9:123456"[..]));
 }
 
 #[test]
