@@ -26,10 +26,12 @@ use super::range::LexRange;
 /// Tag of a score stored as an 8-byte float.
 const FLOAT_TAG: u8 = 0;
 
+/// The packed entries. There is no count: counting walks the buffer
+/// (at most `zset-max-listpack-entries` entries, and every insert walks it
+/// anyway), which keeps the whole set 24 bytes inside the value.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Compact {
     buf: Vec<u8>,
-    len: usize,
 }
 
 /// Bytes `n` takes in LEB128.
@@ -168,7 +170,7 @@ impl<'a> Iterator for WalkBack<'a> {
 
 impl Compact {
     pub fn len(&self) -> usize {
-        self.len
+        self.iter().count()
     }
 
     /// Bytes of packed entries.
@@ -183,7 +185,6 @@ impl Compact {
         let mut compact = Compact::default();
         for (member, score) in entries {
             encode(&mut compact.buf, member, score);
-            compact.len += 1;
         }
         compact.buf.shrink_to_fit();
         compact
@@ -207,10 +208,9 @@ impl Compact {
 
     /// Entries from `rank` (clamped to the last) down to the first.
     pub fn iter_back_from(&self, rank: usize) -> WalkBack<'_> {
-        let count = rank.saturating_add(1).min(self.len);
-        let mut offsets = Vec::with_capacity(count);
+        let mut offsets = Vec::new();
         let mut off = 0;
-        for _ in 0..count {
+        while off < self.buf.len() && offsets.len() <= rank {
             offsets.push(off);
             off = decode(&self.buf, off).2;
         }
@@ -222,11 +222,11 @@ impl Compact {
 
     /// Offset of the entry at `rank` (the end offset when `rank >= len`).
     fn offset_of(&self, rank: usize) -> usize {
-        if rank >= self.len {
-            return self.buf.len();
-        }
         let mut off = 0;
         for _ in 0..rank {
+            if off >= self.buf.len() {
+                break;
+            }
             off = decode(&self.buf, off).2;
         }
         off
@@ -234,9 +234,6 @@ impl Compact {
 
     /// The entry at `rank`.
     pub fn get(&self, rank: usize) -> Option<(&[u8], f64)> {
-        if rank >= self.len {
-            return None;
-        }
         self.iter_from(rank).next()
     }
 
@@ -265,7 +262,6 @@ impl Compact {
         encode(&mut entry, member, score);
         debug_assert_eq!(entry.len(), size);
         self.buf.splice(off..off, entry);
-        self.len += 1;
     }
 
     /// Changes the score of the entry at `rank`, keeping the order.
@@ -280,7 +276,6 @@ impl Compact {
         let (member, score, next) = decode(&self.buf, off);
         let member: Box<[u8]> = self.buf[member].into();
         self.buf.drain(off..next);
-        self.len -= 1;
         self.release_slack();
         (member, score)
     }
@@ -293,7 +288,6 @@ impl Compact {
             to = decode(&self.buf, to).2;
         }
         self.buf.drain(from..to);
-        self.len -= end - start;
         self.release_slack();
     }
 
@@ -308,7 +302,7 @@ impl Compact {
     pub fn partition_point(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
         self.iter()
             .position(|(member, score)| !pred(score, member))
-            .unwrap_or(self.len)
+            .unwrap_or_else(|| self.len())
     }
 
     /// Redis's `zzlFirstInLexRange`: the first entry, scanning from the
@@ -345,10 +339,7 @@ impl Compact {
     /// `zzlIsInLexRange`: the range is not empty, the last entry is at or
     /// above its minimum and the first at or below its maximum.
     fn lex_range_touches(&self, range: &LexRange) -> bool {
-        match (
-            self.get(0),
-            self.len.checked_sub(1).and_then(|r| self.get(r)),
-        ) {
+        match (self.get(0), self.iter().last()) {
             (Some((first, _)), Some((last, _))) => {
                 !range.is_empty() && range.above_min(last) && range.below_max(first)
             }
