@@ -371,7 +371,7 @@ mod tests {
 
     #[test]
     fn entries_stay_small_and_slots_span_pages() {
-        assert_eq!(std::mem::size_of::<Entry>(), 80);
+        assert_eq!(std::mem::size_of::<Entry>(), 72);
         let mut db = Db::default();
         let n = 3 * super::super::slots::PAGE_SLOTS + 5;
         for i in 0..n {

@@ -43,6 +43,18 @@ impl StrBytes {
         }
     }
 
+    /// Bytes kept growable from the start (a string Redis reports as
+    /// `raw`).
+    pub fn growable(data: Vec<u8>) -> Self {
+        StrBytes(Repr::Growable(Box::new(data)))
+    }
+
+    /// Whether the bytes are in the growable form: they were edited in
+    /// place or built as a raw string.
+    pub fn is_growable(&self) -> bool {
+        matches!(self.0, Repr::Growable(_))
+    }
+
     /// The bytes as a vector to edit in place; the string stays growable
     /// from then on.
     pub fn as_mut_vec(&mut self) -> &mut Vec<u8> {

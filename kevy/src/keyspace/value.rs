@@ -15,9 +15,12 @@ pub const SHARED_INTEGERS: i64 = 10_000;
 pub enum RString {
     /// A string that is the canonical decimal form of an `i64`.
     Int(i64),
-    /// Bytes; `raw` records that Redis would report `raw` even when short
-    /// (after APPEND, SETRANGE, SETBIT and the like).
-    Bytes { data: StrBytes, raw: bool },
+    /// Bytes. Redis reports `raw` for one longer than
+    /// [`EMBSTR_MAX_LEN`], and for a short one that was edited in place or
+    /// built raw (APPEND, SETRANGE, SETBIT and the like): those are the
+    /// bytes in their growable form, so no flag is needed beside them (the
+    /// whole string is then 24 bytes).
+    Bytes { data: StrBytes },
 }
 
 impl RString {
@@ -29,27 +32,24 @@ impl RString {
                 return RString::Int(n);
             }
         }
-        RString::Bytes {
-            data: data.into(),
-            raw: false,
-        }
+        RString::Bytes { data: data.into() }
     }
 
     /// A string that Redis builds without trying the integer encoding.
     pub fn plain(data: Vec<u8>) -> Self {
-        RString::Bytes {
-            data: data.into(),
-            raw: false,
-        }
+        RString::Bytes { data: data.into() }
     }
 
     /// A string Redis would report as `raw` whatever its length (built by
     /// `SETRANGE`, `SETBIT`, `BITOP` and the like).
     pub fn raw(data: Vec<u8>) -> Self {
-        RString::Bytes {
-            data: data.into(),
-            raw: true,
-        }
+        let data = if data.len() > EMBSTR_MAX_LEN {
+            // Raw by its length alone: one exact block is enough.
+            StrBytes::from(data)
+        } else {
+            StrBytes::growable(data)
+        };
+        RString::Bytes { data }
     }
 
     pub fn len(&self) -> usize {
@@ -89,10 +89,7 @@ impl RString {
             *self = RString::raw(data);
         }
         match self {
-            RString::Bytes { data, raw } => {
-                *raw = true;
-                data.as_mut_vec()
-            }
+            RString::Bytes { data } => data.as_mut_vec(),
             RString::Int(_) => unreachable!("converted to bytes just above"),
         }
     }
@@ -100,7 +97,9 @@ impl RString {
     pub fn encoding(&self) -> &'static str {
         match self {
             RString::Int(_) => "int",
-            RString::Bytes { data, raw } if !raw && data.len() <= EMBSTR_MAX_LEN => "embstr",
+            RString::Bytes { data } if !data.is_growable() && data.len() <= EMBSTR_MAX_LEN => {
+                "embstr"
+            }
             RString::Bytes { .. } => "raw",
         }
     }
@@ -123,7 +122,7 @@ pub enum Value {
     Str(RString),
     Hash(super::hash::HashValue),
     // Boxed: these are larger than a string, and every entry is as large as
-    // the largest variant (measured: 168-byte values before, 40 now).
+    // the largest variant (measured: 168-byte values before, 32 now).
     List(Box<super::list::ListValue>),
     Set(super::set::SetValue),
     // Not boxed: no larger than a string, and a small sorted set is then
@@ -174,8 +173,8 @@ mod tests {
 
     #[test]
     fn short_strings_live_in_the_value() {
-        assert_eq!(std::mem::size_of::<RString>(), 32);
-        assert_eq!(std::mem::size_of::<Value>(), 40);
+        assert_eq!(std::mem::size_of::<RString>(), 24);
+        assert_eq!(std::mem::size_of::<Value>(), 32);
         let mut short = RString::from_client(b"v000000007");
         assert_eq!(short.encoding(), "embstr");
         short.make_raw().extend_from_slice(b"-more");
