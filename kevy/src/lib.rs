@@ -8,6 +8,7 @@
 //! `kevy-transport` and wires the shards together. The `kevy` binary is a
 //! thin command line over [`server::Server`].
 
+pub mod alloc;
 pub mod cmd;
 pub mod config;
 pub mod glob;

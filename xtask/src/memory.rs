@@ -180,8 +180,8 @@ pub fn run(options: &MemoryOptions) -> Result<(), String> {
     println!();
     print!("{}", table.render());
     println!(
-        "\nused MB: growth of INFO memory's used_memory (kevy reports its RSS there while its\n\
-         shards give no estimate of their own);\n\
+        "\nused MB: growth of INFO memory's used_memory (bytes allocated and not freed: redis\n\
+         counts its allocator's size classes, kevy the sizes asked for);\n\
          RSS MB: growth of the process's VmRSS over the empty server; B/key: RSS growth per key."
     );
     Ok(())

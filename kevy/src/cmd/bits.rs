@@ -129,7 +129,7 @@ fn setbit(ctx: &mut ExecCtx, argv: Argv) {
         StrLookup::Absent => {
             let mut data = Vec::new();
             write_bit(&mut data, byte, mask, on);
-            let value = Value::Str(RString::Bytes { data, raw: true });
+            let value = Value::Str(RString::raw(data));
             db.insert_new(key.into(), value, None, clock);
             ctx.reply.int(0);
         }
@@ -299,10 +299,7 @@ fn bitop(ctx: &mut ExecCtx, argv: Argv) {
         // Only empty inputs: the destination is deleted, not set to "".
         db.delete(dest, now);
     } else {
-        let value = Value::Str(RString::Bytes {
-            data: result,
-            raw: true,
-        });
+        let value = Value::Str(RString::raw(result));
         db.set(dest, value, false, clock);
     }
     ctx.reply.int(len as i64);

@@ -209,7 +209,7 @@ fn expire_generic(ctx: &mut ExecCtx, argv: Argv, relative: bool, unit: Unit, nam
         return;
     };
     let current = entry
-        .expire_at
+        .expire_at()
         .map_or(-1, |t| i64::try_from(t).unwrap_or(i64::MAX));
     if !conditions.allow(current, at) {
         ctx.reply.int(0);
@@ -248,7 +248,7 @@ fn ttl_generic(ctx: &mut ExecCtx, argv: Argv, unit: Unit, absolute: bool) {
         ctx.reply.int(-2);
         return;
     };
-    let Some(expire_at) = entry.expire_at else {
+    let Some(expire_at) = entry.expire_at() else {
         ctx.reply.int(-1);
         return;
     };
@@ -285,7 +285,7 @@ fn persist(ctx: &mut ExecCtx, argv: Argv) {
     let db = ctx.db();
     let had_expiry = db
         .get_touch(key, now, clock)
-        .is_some_and(|entry| entry.expire_at.is_some());
+        .is_some_and(|entry| entry.expire_at().is_some());
     if had_expiry {
         db.set_expire(key, None, now);
     }

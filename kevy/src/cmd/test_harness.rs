@@ -85,7 +85,7 @@ impl Harness {
 
     /// The key's absolute expiry time.
     pub fn expire_at(&mut self, key: &str) -> Option<u64> {
-        self.entry(key).and_then(|e| e.expire_at)
+        self.entry(key).and_then(|e| e.expire_at())
     }
 
     /// The string value of `key` (None when absent or not a string).

@@ -12,6 +12,7 @@ use std::hash::BuildHasher;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
+use super::slots::Slots;
 use super::{Key, Value};
 use crate::random::SplitMix64;
 
@@ -22,11 +23,23 @@ const NOT_VOLATILE: u32 = u32::MAX;
 pub struct Entry {
     pub key: Key,
     pub value: Value,
-    /// Absolute expiry time in Unix milliseconds.
-    pub expire_at: Option<u64>,
+    /// Absolute expiry time in Unix milliseconds, [`NO_EXPIRY`] for none
+    /// (8 bytes where an `Option<u64>` takes 16, in every entry).
+    expire: u64,
     /// Last access, in seconds of the server clock (`OBJECT IDLETIME`).
     pub last_access: u32,
     volatile_pos: u32,
+}
+
+/// `Entry::expire` of a key without a TTL. A requested expiry time of 0
+/// is stored as 1: both are long past, so the key is just as expired.
+const NO_EXPIRY: u64 = 0;
+
+impl Entry {
+    /// Absolute expiry time in Unix milliseconds, if the key has one.
+    pub fn expire_at(&self) -> Option<u64> {
+        (self.expire != NO_EXPIRY).then_some(self.expire)
+    }
 }
 
 /// A `SCAN` position: the next slot index to visit.
@@ -35,7 +48,7 @@ pub type ScanCursor = u64;
 #[derive(Default)]
 pub struct Db {
     table: HashTable<u32>,
-    slots: Vec<Option<Entry>>,
+    slots: Slots,
     free: Vec<u32>,
     volatile: Vec<u32>,
     hasher: DefaultHashBuilder,
@@ -44,7 +57,7 @@ pub struct Db {
 }
 
 fn expired(entry: &Entry, now_ms: u64) -> bool {
-    matches!(entry.expire_at, Some(at) if at <= now_ms)
+    entry.expire != NO_EXPIRY && entry.expire <= now_ms
 }
 
 impl Db {
@@ -109,7 +122,7 @@ impl Db {
                 .expect("table indices point at occupied slots");
             entry.value = value;
             entry.last_access = clock;
-            if !keep_ttl && entry.expire_at.is_some() {
+            if !keep_ttl && entry.expire != NO_EXPIRY {
                 self.set_expire_at(slot, None);
             }
             return;
@@ -123,7 +136,7 @@ impl Db {
         let entry = Entry {
             key,
             value,
-            expire_at: None,
+            expire: NO_EXPIRY,
             last_access: clock,
             volatile_pos: NOT_VOLATILE,
         };
@@ -134,7 +147,9 @@ impl Db {
             }
             None => {
                 self.slots.push(Some(entry));
-                (self.slots.len() - 1) as u32
+                // Slot indices are u32, as the table stores them: four
+                // billion keys per database is past any memory this runs in.
+                u32::try_from(self.slots.len() - 1).expect("under 2^32 slots per database")
             }
         };
         let (slots, hasher) = (&self.slots, &self.hasher);
@@ -159,12 +174,14 @@ impl Db {
             Ok(occupied) => occupied.remove().0,
             Err(_) => return None,
         };
-        let expire_at = self.slots[slot as usize].as_ref().and_then(|e| e.expire_at);
+        let expire = self.slots[slot as usize]
+            .as_ref()
+            .map_or(NO_EXPIRY, |e| e.expire);
         self.set_expire_at(slot, None);
         self.free.push(slot);
         let mut entry = self.slots[slot as usize].take();
         if let Some(entry) = entry.as_mut() {
-            entry.expire_at = expire_at;
+            entry.expire = expire;
         }
         entry
     }
@@ -195,7 +212,7 @@ impl Db {
         let entry = self.slots[slot as usize]
             .as_mut()
             .expect("callers pass occupied slots");
-        entry.expire_at = at;
+        entry.expire = at.map_or(NO_EXPIRY, |at| at.max(1));
         match (at.is_some(), entry.volatile_pos) {
             (true, NOT_VOLATILE) => {
                 entry.volatile_pos = self.volatile.len() as u32;
@@ -350,6 +367,27 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 50);
+    }
+
+    #[test]
+    fn entries_stay_small_and_slots_span_pages() {
+        assert_eq!(std::mem::size_of::<Entry>(), 72);
+        let mut db = Db::default();
+        let n = 3 * super::super::slots::PAGE_SLOTS + 5;
+        for i in 0..n {
+            db.set(format!("k{i}").as_bytes(), s(b"v"), false, 0);
+        }
+        assert!((0..n).all(|i| db.get(format!("k{i}").as_bytes(), 0).is_some()));
+        assert_eq!(db.iter_live(0).count(), n);
+        // An expiry time of 0 is kept (as 1): the key is still volatile
+        // and gone at the next millisecond.
+        assert!(db.set_expire(b"k0", Some(0), 0));
+        assert_eq!(db.volatile_len(), 1);
+        assert!(db.get(b"k0", 5).is_none());
+        assert!(db.set_expire(b"k1", Some(100), 0));
+        assert_eq!(db.get(b"k1", 0).and_then(|e| e.expire_at()), Some(100));
+        let removed = db.remove(b"k1").expect("present");
+        assert_eq!(removed.expire_at(), Some(100));
     }
 
     #[test]

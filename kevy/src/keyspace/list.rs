@@ -8,9 +8,10 @@
 //! for short elements). Here elements are packed into chunks of about
 //! `list-max-listpack-size` (8 KB by default) each, so an element costs its
 //! bytes plus two length bytes, and a chunk is the unit a future
-//! copy-on-write snapshot can share or copy. Chunks sit in a `VecDeque`
-//! (O(1) at both ends); an index walks chunk counts from the nearer end,
-//! then entries inside one chunk, as quicklist does.
+//! copy-on-write snapshot can share or copy. Chunks sit in a
+//! [`ChunkDeque`] (a single chunk inline, more in a `VecDeque`: O(1) at
+//! both ends); an index walks chunk counts from the nearer end, then
+//! entries inside one chunk, as quicklist does.
 //!
 //! Invariants (checked by the property tests): no chunk is empty, the
 //! chunk counts add up to `len`, and every chunk respects the size limit or
@@ -21,26 +22,30 @@
 //! not depend on the chunking.
 
 mod chunk;
+mod deque;
 mod iter;
 #[cfg(test)]
 mod tests;
 
-use std::collections::VecDeque;
-
 use chunk::{entry_size, Chunk};
+use deque::ChunkDeque;
 pub use iter::Iter;
 
 /// How full a chunk may get, from `list-max-listpack-size` as Redis reads
 /// it: a negative value is a size class (-1 = 4 KB ... -5 = 64 KB), a
 /// positive one a number of elements (under an 8 KB safety limit).
+///
+/// Stored as u32 (8 bytes off every list header): byte limits are
+/// at most 64 KB, and an entry limit past `u32::MAX` could never be reached
+/// under the 8 KB safety limit anyway.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChunkLimit {
-    max_bytes: usize,
-    max_entries: usize,
+    max_bytes: u32,
+    max_entries: u32,
 }
 
 /// Redis's `SIZE_SAFETY_LIMIT` for count-limited nodes.
-const SIZE_SAFETY_LIMIT: usize = 8192;
+const SIZE_SAFETY_LIMIT: u32 = 8192;
 
 impl ChunkLimit {
     /// The limit for a `list-max-listpack-size` value.
@@ -49,12 +54,12 @@ impl ChunkLimit {
             let class = (-(fill + 1)).min(4) as u32;
             ChunkLimit {
                 max_bytes: 4096 << class,
-                max_entries: usize::MAX,
+                max_entries: u32::MAX,
             }
         } else {
             ChunkLimit {
                 max_bytes: SIZE_SAFETY_LIMIT,
-                max_entries: fill as usize,
+                max_entries: u32::try_from(fill).unwrap_or(u32::MAX),
             }
         }
     }
@@ -68,20 +73,29 @@ impl ChunkLimit {
     #[cfg(test)]
     pub(crate) fn new(max_bytes: usize, max_entries: usize) -> Self {
         ChunkLimit {
-            max_bytes,
-            max_entries,
+            max_bytes: max_bytes as u32,
+            max_entries: max_entries.try_into().unwrap_or(u32::MAX),
         }
+    }
+
+    fn max_bytes(&self) -> usize {
+        self.max_bytes as usize
+    }
+
+    fn max_entries(&self) -> usize {
+        self.max_entries as usize
     }
 
     /// May `chunk` take one more entry of `size` bytes? An empty chunk
     /// always may.
     fn allows(&self, chunk: &Chunk, size: usize) -> bool {
         chunk.count() == 0
-            || (chunk.count() < self.max_entries && chunk.bytes() + size <= self.max_bytes)
+            || (chunk.count() < self.max_entries() && chunk.bytes() + size <= self.max_bytes())
     }
 
     fn fits(&self, chunk: &Chunk) -> bool {
-        chunk.count() <= 1 || (chunk.count() <= self.max_entries && chunk.bytes() <= self.max_bytes)
+        chunk.count() <= 1
+            || (chunk.count() <= self.max_entries() && chunk.bytes() <= self.max_bytes())
     }
 }
 
@@ -94,7 +108,7 @@ impl Default for ChunkLimit {
 /// A list of byte strings.
 #[derive(Clone, Default)]
 pub struct ListValue {
-    chunks: VecDeque<Chunk>,
+    chunks: ChunkDeque,
     len: usize,
     limit: ChunkLimit,
 }
@@ -102,7 +116,7 @@ pub struct ListValue {
 impl ListValue {
     pub fn new(limit: ChunkLimit) -> Self {
         ListValue {
-            chunks: VecDeque::new(),
+            chunks: ChunkDeque::default(),
             len: 0,
             limit,
         }
@@ -121,15 +135,6 @@ impl ListValue {
         self.len == 0
     }
 
-    /// Room for one more chunk: exactly one for a list's first chunk (most
-    /// lists have one; a default deque allocates four headers), doubling
-    /// after that.
-    fn reserve_chunk(&mut self) {
-        if self.chunks.capacity() == 0 {
-            self.chunks.reserve_exact(1);
-        }
-    }
-
     pub fn push_back(&mut self, data: &[u8]) {
         let size = entry_size(data.len());
         match self.chunks.back_mut() {
@@ -138,7 +143,6 @@ impl ListValue {
                 if let Some(sealed) = last {
                     sealed.compact();
                 }
-                self.reserve_chunk();
                 self.chunks.push_back(Chunk::with_entry(data));
             }
         }
@@ -153,7 +157,6 @@ impl ListValue {
                 if let Some(sealed) = first {
                     sealed.compact();
                 }
-                self.reserve_chunk();
                 self.chunks.push_front(Chunk::with_entry(data));
             }
         }
@@ -345,8 +348,8 @@ impl ListValue {
         let mut at = 1;
         while at < self.chunks.len() {
             let (left, right) = (&self.chunks[at - 1], &self.chunks[at]);
-            let joined_fits = left.count() + right.count() <= self.limit.max_entries
-                && left.bytes() + right.bytes() <= self.limit.max_bytes;
+            let joined_fits = left.count() + right.count() <= self.limit.max_entries()
+                && left.bytes() + right.bytes() <= self.limit.max_bytes();
             if joined_fits {
                 let right = self.chunks.remove(at).expect("at < len");
                 self.chunks[at - 1].append(&right);
@@ -394,7 +397,7 @@ impl ListValue {
     #[cfg(test)]
     fn check_invariants(&self) {
         let mut total = 0;
-        for chunk in &self.chunks {
+        for chunk in self.chunks.iter() {
             assert!(chunk.count() > 0, "no empty chunks");
             assert!(self.limit.fits(chunk), "chunks fit the limit");
             assert_eq!(chunk.elements().count(), chunk.count());

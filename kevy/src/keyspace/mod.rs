@@ -10,6 +10,8 @@ pub mod hash;
 mod key;
 pub mod list;
 pub mod set;
+mod slots;
+mod str_bytes;
 pub mod stream;
 pub mod value;
 pub mod zset;

@@ -1,6 +1,9 @@
 //! The values a key can hold. Strings keep the encoding Redis would report
 //! (`int`, `embstr`, `raw`), because clients and tests read it through
-//! `OBJECT ENCODING`; other types join as they are implemented.
+//! `OBJECT ENCODING`; other types join as they are implemented. String
+//! bytes are a [`StrBytes`]: short ones live inside the value.
+
+pub use super::str_bytes::{StrBytes, INLINE_STR_LEN};
 
 /// Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`.
 pub const EMBSTR_MAX_LEN: usize = 44;
@@ -12,9 +15,12 @@ pub const SHARED_INTEGERS: i64 = 10_000;
 pub enum RString {
     /// A string that is the canonical decimal form of an `i64`.
     Int(i64),
-    /// Bytes; `raw` records that Redis would report `raw` even when short
-    /// (after APPEND, SETRANGE, SETBIT and the like).
-    Bytes { data: Vec<u8>, raw: bool },
+    /// Bytes. Redis reports `raw` for one longer than
+    /// [`EMBSTR_MAX_LEN`], and for a short one that was edited in place or
+    /// built raw (APPEND, SETRANGE, SETBIT and the like): those are the
+    /// bytes in their growable form, so no flag is needed beside them (the
+    /// whole string is then 24 bytes).
+    Bytes { data: StrBytes },
 }
 
 impl RString {
@@ -26,15 +32,24 @@ impl RString {
                 return RString::Int(n);
             }
         }
-        RString::Bytes {
-            data: data.to_vec(),
-            raw: false,
-        }
+        RString::Bytes { data: data.into() }
     }
 
     /// A string that Redis builds without trying the integer encoding.
     pub fn plain(data: Vec<u8>) -> Self {
-        RString::Bytes { data, raw: false }
+        RString::Bytes { data: data.into() }
+    }
+
+    /// A string Redis would report as `raw` whatever its length (built by
+    /// `SETRANGE`, `SETBIT`, `BITOP` and the like).
+    pub fn raw(data: Vec<u8>) -> Self {
+        let data = if data.len() > EMBSTR_MAX_LEN {
+            // Raw by its length alone: one exact block is enough.
+            StrBytes::from(data)
+        } else {
+            StrBytes::growable(data)
+        };
+        RString::Bytes { data }
     }
 
     pub fn len(&self) -> usize {
@@ -71,13 +86,10 @@ impl RString {
         if let RString::Int(n) = *self {
             let mut data = Vec::new();
             crate::resp::num::push_i64(&mut data, n);
-            *self = RString::Bytes { data, raw: true };
+            *self = RString::raw(data);
         }
         match self {
-            RString::Bytes { data, raw } => {
-                *raw = true;
-                data
-            }
+            RString::Bytes { data } => data.as_mut_vec(),
             RString::Int(_) => unreachable!("converted to bytes just above"),
         }
     }
@@ -85,7 +97,9 @@ impl RString {
     pub fn encoding(&self) -> &'static str {
         match self {
             RString::Int(_) => "int",
-            RString::Bytes { data, raw } if !raw && data.len() <= EMBSTR_MAX_LEN => "embstr",
+            RString::Bytes { data } if !data.is_growable() && data.len() <= EMBSTR_MAX_LEN => {
+                "embstr"
+            }
             RString::Bytes { .. } => "raw",
         }
     }
@@ -111,7 +125,9 @@ pub enum Value {
     // the largest variant (measured: 168-byte values before, 32 now).
     List(Box<super::list::ListValue>),
     Set(super::set::SetValue),
-    ZSet(Box<super::zset::ZSetValue>),
+    // Not boxed: no larger than a string, and a small sorted set is then
+    // one heap block (its packed entries), not two.
+    ZSet(super::zset::ZSetValue),
     Stream(Box<super::stream::StreamValue>),
 }
 
@@ -153,5 +169,17 @@ mod tests {
         s.make_raw().push(b'3');
         assert_eq!(s.encoding(), "raw");
         assert_eq!(RString::Int(-120).len(), 4);
+    }
+
+    #[test]
+    fn short_strings_live_in_the_value() {
+        assert_eq!(std::mem::size_of::<RString>(), 24);
+        assert_eq!(std::mem::size_of::<Value>(), 32);
+        let mut short = RString::from_client(b"v000000007");
+        assert_eq!(short.encoding(), "embstr");
+        short.make_raw().extend_from_slice(b"-more");
+        assert_eq!(short.to_vec(), b"v000000007-more");
+        assert_eq!(short.encoding(), "raw");
+        assert_eq!(RString::raw(b"ab".to_vec()).encoding(), "raw");
     }
 }

@@ -1,7 +1,7 @@
 //! The sorted-set value: members with scores, ordered by (score, member),
 //! in one of Redis's two encodings.
 //!
-//! - `listpack` ([`compact`]): small sets are one sorted vector, scanned by
+//! - `listpack` ([`compact`]): small sets are one packed byte buffer, walked by
 //!   member; Redis's listpack rules apply (integral scores lose the sign of
 //!   zero, lexicographic bounds are found by scanning).
 //! - `skiplist` ([`large`]): a slot vector holding each member once, a hash
@@ -29,7 +29,7 @@ mod range;
 use std::cmp::Ordering;
 use std::fmt;
 
-use compact::{Compact, Entry};
+use compact::Compact;
 use large::Large;
 pub use range::{LexBound, LexRange, ScoreRange};
 
@@ -79,8 +79,8 @@ impl Default for Form {
 
 /// Entries in rank order (or reverse), as (member, score).
 pub enum Entries<'a> {
-    Forward(std::slice::Iter<'a, Entry>),
-    Backward(std::iter::Rev<std::slice::Iter<'a, Entry>>),
+    Forward(compact::Walk<'a>),
+    Backward(compact::WalkBack<'a>),
     Large(Box<dyn Iterator<Item = (&'a [u8], f64)> + 'a>),
 }
 
@@ -89,8 +89,8 @@ impl<'a> Iterator for Entries<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         match self {
-            Entries::Forward(it) => it.next().map(|e| (&*e.member, e.score)),
-            Entries::Backward(it) => it.next().map(|e| (&*e.member, e.score)),
+            Entries::Forward(it) => it.next(),
+            Entries::Backward(it) => it.next(),
             Entries::Large(it) => it.next(),
         }
     }
@@ -110,13 +110,7 @@ impl ZSetValue {
                 .all(|(member, _)| member.len() <= limits.max_member_len);
         let form = if fits {
             Form::Compact(Compact::from_sorted(
-                entries
-                    .into_iter()
-                    .map(|(member, score)| Entry {
-                        score,
-                        member: member.into(),
-                    })
-                    .collect(),
+                entries.iter().map(|(member, score)| (&member[..], *score)),
             ))
         } else {
             Form::Large(Box::new(Large::from_sorted(entries)))
@@ -149,7 +143,7 @@ impl ZSetValue {
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match &self.form {
-            Form::Compact(c) => c.position(member).map(|i| c.entries()[i].score),
+            Form::Compact(c) => c.find(member).map(|(_, score)| score),
             Form::Large(l) => l.score(member),
         }
     }
@@ -157,14 +151,14 @@ impl ZSetValue {
     /// The member's rank, counting from the lowest score.
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
         match &self.form {
-            Form::Compact(c) => c.position(member),
+            Form::Compact(c) => c.find(member).map(|(rank, _)| rank),
             Form::Large(l) => l.rank(member),
         }
     }
 
     pub fn at(&self, rank: usize) -> Option<(&[u8], f64)> {
         match &self.form {
-            Form::Compact(c) => c.entries().get(rank).map(|e| (&*e.member, e.score)),
+            Form::Compact(c) => c.get(rank),
             Form::Large(l) => l.at(rank),
         }
     }
@@ -173,15 +167,8 @@ impl ZSetValue {
     /// upwards, or downwards when `reverse`.
     pub fn iter_from(&self, rank: usize, reverse: bool) -> Entries<'_> {
         match &self.form {
-            Form::Compact(c) => {
-                let entries = c.entries();
-                if reverse {
-                    let end = rank.saturating_add(1).min(entries.len());
-                    Entries::Backward(entries[..end].iter().rev())
-                } else {
-                    Entries::Forward(entries[rank.min(entries.len())..].iter())
-                }
-            }
+            Form::Compact(c) if reverse => Entries::Backward(c.iter_back_from(rank)),
+            Form::Compact(c) => Entries::Forward(c.iter_from(rank)),
             Form::Large(l) => Entries::Large(Box::new(l.iter_from(rank, reverse))),
         }
     }
@@ -200,7 +187,7 @@ impl ZSetValue {
             }
         }
         match &mut self.form {
-            Form::Compact(c) => c.insert(member.into(), score),
+            Form::Compact(c) => c.insert(member, score),
             Form::Large(l) => l.insert(member.into(), score),
         }
     }
@@ -210,17 +197,15 @@ impl ZSetValue {
             return;
         };
         self.form = Form::Large(Box::new(Large::from_sorted(
-            c.into_entries()
-                .into_iter()
-                .map(|e| (e.member.as_bytes().into(), e.score)),
+            c.iter().map(|(member, score)| (member.into(), score)),
         )));
     }
 
     /// Sets a present member's score; false when the member is absent.
     pub fn set_score(&mut self, member: &[u8], score: f64) -> bool {
         match &mut self.form {
-            Form::Compact(c) => match c.position(member) {
-                Some(i) => {
+            Form::Compact(c) => match c.find(member) {
+                Some((i, _)) => {
                     c.set_score(i, score);
                     true
                 }
@@ -233,7 +218,7 @@ impl ZSetValue {
     /// Removes a member; its score when it was present.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         match &mut self.form {
-            Form::Compact(c) => c.position(member).map(|i| c.remove_at(i).score),
+            Form::Compact(c) => c.find(member).map(|(i, _)| c.remove_at(i).1),
             Form::Large(l) => l.remove(member),
         }
     }
@@ -259,10 +244,7 @@ impl ZSetValue {
             0
         };
         match &mut self.form {
-            Form::Compact(c) if rank < c.len() => {
-                let e = c.remove_at(rank);
-                Some((e.member.as_bytes().into(), e.score))
-            }
+            Form::Compact(c) if rank < c.len() => Some(c.remove_at(rank)),
             Form::Compact(_) => None,
             Form::Large(l) => l.remove_at(rank),
         }
@@ -330,8 +312,8 @@ impl ZSetValue {
     pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&[u8], f64)) -> u64 {
         match &self.form {
             Form::Compact(c) => {
-                for e in c.entries() {
-                    visit(&e.member, e.score);
+                for (member, score) in c.iter() {
+                    visit(member, score);
                 }
                 0
             }

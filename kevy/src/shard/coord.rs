@@ -162,7 +162,7 @@ impl Coordination {
                 .dbs
                 .get_mut(key.db)
                 .and_then(|db| db.get(&key.key, now_ms))
-                .map(|e| (e.value.clone(), e.expire_at));
+                .map(|e| (e.value.clone(), e.expire_at()));
             let unchanged = match (&key.before, &now) {
                 (None, None) => true,
                 (Some((v1, e1)), Some((v2, e2))) => v1 == v2 && e1 == e2,

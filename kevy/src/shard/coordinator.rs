@@ -133,7 +133,7 @@ impl ShardCore {
                     self.keyspace
                         .db(db)
                         .get(&key, now)
-                        .map(|e| (e.value.clone(), e.expire_at)),
+                        .map(|e| (e.value.clone(), e.expire_at())),
                 ),
                 TxOp::Put {
                     db,

@@ -93,17 +93,20 @@ pub(super) fn human_bytes(n: u64) -> String {
     format!("{n}B")
 }
 
-/// Highest memory figure reported so far in this process.
+/// Highest `used_memory` reported so far in this process (sampled when
+/// `INFO` runs: keeping a running peak in the allocator would put a shared
+/// write on every allocation).
 static PEAK_MEMORY: Mutex<u64> = Mutex::new(0);
 
 pub(super) fn memory_section(lines: &mut Lines, facts: &Facts, stats: &ShardStats) {
     let rss = resident_memory();
-    // Without an estimate from the shards, the resident size is the best
-    // figure there is for the memory in use.
-    let used = if stats.used_memory > 0 {
-        stats.used_memory
-    } else {
-        rss
+    // The bytes allocated and not freed, as Redis's zmalloc counts them;
+    // where the counting allocator is not installed (library tests), the
+    // shards' estimate or else the resident size.
+    let used = match crate::alloc::allocated_bytes() {
+        Some(bytes) => bytes,
+        None if stats.used_memory > 0 => stats.used_memory,
+        None => rss,
     };
     let peak = match PEAK_MEMORY.lock() {
         Ok(mut peak) => {
@@ -133,6 +136,7 @@ pub(super) fn memory_section(lines: &mut Lines, facts: &Facts, stats: &ShardStat
         "mem_fragmentation_ratio",
         format!("{:.2}", rss as f64 / used.max(1) as f64),
     );
+    lines.field("mem_fragmentation_bytes", rss as i64 - used as i64);
     lines.field("mem_allocator", "libc");
     lines.field("lazyfree_pending_objects", 0);
     lines.field("lazyfreed_objects", 0);

@@ -42,12 +42,9 @@ pub fn read_collection(
         RDB_TYPE_SET => read_set_members(reader, limits.set).map(Value::Set),
         RDB_TYPE_SET_INTSET => read_intset(reader, limits.set).map(Value::Set),
         RDB_TYPE_ZSET | RDB_TYPE_ZSET_2 => {
-            read_zset_pairs(reader, kind == RDB_TYPE_ZSET_2, limits.zset)
-                .map(|z| Value::ZSet(Box::new(z)))
+            read_zset_pairs(reader, kind == RDB_TYPE_ZSET_2, limits.zset).map(Value::ZSet)
         }
-        RDB_TYPE_ZSET_LISTPACK => {
-            read_zset_listpack(reader, limits.zset).map(|z| Value::ZSet(Box::new(z)))
-        }
+        RDB_TYPE_ZSET_LISTPACK => read_zset_listpack(reader, limits.zset).map(Value::ZSet),
         RDB_TYPE_LIST => read_plain_list(reader, limits.list).map(|l| Value::List(Box::new(l))),
         RDB_TYPE_LIST_QUICKLIST_2 => {
             read_quicklist(reader, limits.list).map(|l| Value::List(Box::new(l)))

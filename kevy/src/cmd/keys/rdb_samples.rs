@@ -209,7 +209,7 @@ fn zset(entries: &[(&[u8], f64)]) -> Value {
     for &(member, score) in entries {
         zset.insert(member, score, Limits::default());
     }
-    Value::ZSet(Box::new(zset))
+    Value::ZSet(zset)
 }
 
 fn list(elements: &[&[u8]]) -> Value {

@@ -43,7 +43,7 @@ fn rename_generic(ctx: &mut ExecCtx, argv: Argv, nx: bool) {
     let (src, dst) = (argv.get(1), argv.get(2));
     let (now, clock) = (ctx.now_ms, ctx.clock);
     let db = ctx.keyspace.db(ctx.db_index);
-    let Some(expire_at) = db.get_touch(src, now, clock).map(|e| e.expire_at) else {
+    let Some(expire_at) = db.get_touch(src, now, clock).map(|e| e.expire_at()) else {
         ctx.reply.error(errors::NO_SUCH_KEY);
         return;
     };
@@ -116,7 +116,7 @@ pub fn copy(ctx: &mut ExecCtx, argv: Argv) {
         ctx.reply.int(0);
         return;
     };
-    let (value, expire_at) = (source.value.clone(), source.expire_at);
+    let (value, expire_at) = (source.value.clone(), source.expire_at());
     let (now, clock) = (ctx.now_ms, ctx.clock);
     let target = ctx.keyspace.db(dst_db);
     if target.contains(dst, now) {
@@ -145,7 +145,7 @@ pub fn move_to_db(ctx: &mut ExecCtx, argv: Argv) {
         return;
     }
     let (now, clock) = (ctx.now_ms, ctx.clock);
-    let Some(expire_at) = ctx.db().get_touch(key, now, clock).map(|e| e.expire_at) else {
+    let Some(expire_at) = ctx.db().get_touch(key, now, clock).map(|e| e.expire_at()) else {
         ctx.reply.int(0);
         return;
     };

@@ -70,12 +70,16 @@ fn edits_keep_the_ttl_and_emptied_lists_are_deleted() {
         "LMOVE l l LEFT RIGHT",
     ] {
         assert!(!h.run(keeps).starts_with('-'), "{keeps}");
-        assert_eq!(h.entry("l").and_then(|e| e.expire_at), Some(at), "{keeps}");
+        assert_eq!(
+            h.entry("l").and_then(|e| e.expire_at()),
+            Some(at),
+            "{keeps}"
+        );
     }
     h.run("LPOP l 100");
     assert!(h.entry("l").is_none());
     h.run("RPUSH l a");
-    assert_eq!(h.entry("l").and_then(|e| e.expire_at), None);
+    assert_eq!(h.entry("l").and_then(|e| e.expire_at()), None);
     for empties in [
         "LREM l 0 a",
         "LTRIM l 1 0",

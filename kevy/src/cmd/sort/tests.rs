@@ -52,7 +52,7 @@ fn store_replaces_the_destination_and_its_ttl() {
     assert!(h.keyspace.db(0).set_expire(b"d", Some(now + 5000), now));
     assert_eq!(h.run("SORT l ALPHA STORE d"), ":2\r\n");
     assert_eq!(h.list("d"), Some(vec!["a".to_string(), "b".to_string()]));
-    assert_eq!(h.entry("d").and_then(|e| e.expire_at), None);
+    assert_eq!(h.entry("d").and_then(|e| e.expire_at()), None);
     assert_eq!(h.encoding("d"), "quicklist");
     assert_eq!(h.run("SORT l ALPHA LIMIT 0 0 STORE d"), ":0\r\n");
     assert!(h.entry("d").is_none());

@@ -129,7 +129,7 @@ pub(super) fn setrange(ctx: &mut ExecCtx, argv: Argv) {
         _ => {
             let mut data = vec![0; end];
             data[start..].copy_from_slice(patch);
-            let value = Value::Str(RString::Bytes { data, raw: true });
+            let value = Value::Str(RString::raw(data));
             db.insert_new(key.into(), value, None, clock);
             ctx.reply.int(end as i64);
         }

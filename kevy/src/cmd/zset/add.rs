@@ -172,7 +172,7 @@ fn add_generic(ctx: &mut ExecCtx, argv: Argv, mut options: AddOptions) {
         processed = true;
     }
     if let Some(zset) = created.filter(|z| !z.is_empty()) {
-        db.insert_new(key.into(), Value::ZSet(Box::new(zset)), None, clock);
+        db.insert_new(key.into(), Value::ZSet(zset), None, clock);
     }
     if failed {
         ctx.reply.error(NAN_SCORE);

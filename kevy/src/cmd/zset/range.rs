@@ -285,7 +285,7 @@ pub(super) fn zrangestore(ctx: &mut ExecCtx, argv: Argv) {
     let count = entries.len();
     db.set(
         dst,
-        Value::ZSet(Box::new(ZSetValue::from_sorted(entries, limits))),
+        Value::ZSet(ZSetValue::from_sorted(entries, limits)),
         false,
         clock,
     );

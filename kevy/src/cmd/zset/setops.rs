@@ -281,7 +281,7 @@ fn generic(ctx: &mut ExecCtx, argv: Argv, name: &str, operation: Operation, outp
             result.sort_by(|a, b| entry_order((a.1, &a.0), (b.1, &b.0)));
             let count = result.len();
             let value = ZSetValue::from_sorted(result, limits(ctx.config));
-            db.set(dst, Value::ZSet(Box::new(value)), false, clock);
+            db.set(dst, Value::ZSet(value), false, clock);
             ctx.reply.int(count as i64);
         }
     }

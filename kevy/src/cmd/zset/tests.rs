@@ -123,7 +123,7 @@ fn stored_results_replace_the_destination_and_its_ttl() {
     assert_eq!(h.run("ZUNIONSTORE d 1 z"), ":1\r\n");
     assert_eq!(h.run("ZRANGE d 0 -1"), "*1\r\n$1\r\na\r\n");
     assert_eq!(
-        h.keyspace.db(0).get(b"d", NOW).and_then(|e| e.expire_at),
+        h.keyspace.db(0).get(b"d", NOW).and_then(|e| e.expire_at()),
         None
     );
     assert_eq!(h.run("ZINTERSTORE d 2 z nosuch"), ":0\r\n");
@@ -205,13 +205,13 @@ fn writes_in_place_keep_the_ttl() {
         "ZREMRANGEBYRANK z 0 0",
         "ZRANGESTORE z z 0 -1",
     ] {
-        let ttl = h.keyspace.db(0).get(b"z", NOW).and_then(|e| e.expire_at);
+        let ttl = h.keyspace.db(0).get(b"z", NOW).and_then(|e| e.expire_at());
         assert_eq!(ttl, Some(NOW + 10_000), "before {line}");
         h.run(line);
     }
     // ZRANGESTORE replaced the value and its TTL, as Redis's setKey does.
     assert_eq!(
-        h.keyspace.db(0).get(b"z", NOW).and_then(|e| e.expire_at),
+        h.keyspace.db(0).get(b"z", NOW).and_then(|e| e.expire_at()),
         None
     );
 }

@@ -8,11 +8,12 @@
 //! and costs no per-entry allocation. New fields go to the end and updated
 //! values stay in place, so iteration order is the order Redis replies in.
 
-/// Pairs packed end to end.
+/// Pairs packed end to end. There is no count beside them: counting
+/// walks the strings' lengths (at most `hash-max-listpack-entries` pairs),
+/// which keeps a small hash 24 bytes inside the value.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PackedPairs {
     bytes: Vec<u8>,
-    pairs: usize,
 }
 
 /// Bytes `data` takes packed: its LEB128 length, then itself.
@@ -58,11 +59,18 @@ struct Span {
 impl PackedPairs {
     /// Number of pairs.
     pub fn len(&self) -> usize {
-        self.pairs
+        let mut at = 0;
+        let mut pairs = 0;
+        while at < self.bytes.len() {
+            let (_, value) = read_string(&self.bytes, at);
+            at = read_string(&self.bytes, value).1;
+            pairs += 1;
+        }
+        pairs
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pairs == 0
+        self.bytes.is_empty()
     }
 
     /// Bytes used, for the size guard of conversions.
@@ -74,7 +82,7 @@ impl PackedPairs {
         Pairs {
             bytes: &self.bytes,
             at: 0,
-            left: self.pairs,
+            left: self.len(),
         }
     }
 
@@ -118,7 +126,6 @@ impl PackedPairs {
                 }
                 push_string(&mut self.bytes, field);
                 push_string(&mut self.bytes, value);
-                self.pairs += 1;
                 true
             }
         }
@@ -129,7 +136,6 @@ impl PackedPairs {
         match self.find(field) {
             Some(span) => {
                 self.bytes.drain(span.start..span.end);
-                self.pairs -= 1;
                 if self.bytes.capacity() > 2 * self.bytes.len() + 64 {
                     self.bytes
                         .shrink_to(self.bytes.len() + self.bytes.len() / 4);

@@ -76,12 +76,24 @@ fn read_backward(buf: &[u8], end: usize) -> (Range<usize>, usize) {
     (data_start..at, data_start - trailer)
 }
 
+/// Chunks with fewer live bytes than this grow exactly at the front.
+const EXACT_FRONT_GROWTH_BELOW: usize = 512;
+
 /// A packed run of list elements.
+///
+/// `start` and `count` are u32 so a chunk header is 32 bytes: headroom only
+/// grows in chunks under the size limit (a few KB), and a chunk's count
+/// stays under its byte size.
 #[derive(Clone, Default)]
 pub(super) struct Chunk {
     buf: Vec<u8>,
-    start: usize,
-    count: usize,
+    start: u32,
+    count: u32,
+}
+
+/// A chunk offset or count as stored.
+fn narrow(n: usize) -> u32 {
+    u32::try_from(n).expect("chunk offsets and counts stay under 4 GiB (chunks are size-limited)")
 }
 
 impl Chunk {
@@ -92,17 +104,27 @@ impl Chunk {
     }
 
     pub fn count(&self) -> usize {
-        self.count
+        self.count as usize
+    }
+
+    fn start(&self) -> usize {
+        self.start as usize
     }
 
     /// Bytes of live entries (what the chunk-size limit counts).
     pub fn bytes(&self) -> usize {
-        self.buf.len() - self.start
+        self.buf.len() - self.start()
+    }
+
+    /// Bytes the chunk's buffer holds room for.
+    #[cfg(test)]
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// Offset of the first entry.
     pub fn first_offset(&self) -> usize {
-        self.start
+        self.start()
     }
 
     /// Offset just past the last entry.
@@ -124,16 +146,16 @@ impl Chunk {
 
     /// Offset of the `index`-th entry, walking from the nearer end.
     pub fn offset_of(&self, index: usize) -> usize {
-        debug_assert!(index < self.count);
-        if index <= self.count / 2 {
-            let mut off = self.start;
+        debug_assert!(index < self.count());
+        if index <= self.count() / 2 {
+            let mut off = self.start();
             for _ in 0..index {
                 off = read_forward(&self.buf, off).1;
             }
             off
         } else {
             let mut off = self.buf.len();
-            for _ in index..self.count {
+            for _ in index..self.count() {
                 off = read_backward(&self.buf, off).1;
             }
             off
@@ -143,6 +165,10 @@ impl Chunk {
     pub fn push_back(&mut self, data: &[u8]) {
         let size = entry_size(data.len());
         let at = self.buf.len();
+        // Exact growth, as a listpack reallocates per insert: the allocator
+        // resizes in place within its size class, and a small list carries
+        // no doubling slack.
+        self.buf.reserve_exact(size);
         self.buf.resize(at + size, 0);
         encode_entry(&mut self.buf[at..], data);
         self.count += 1;
@@ -150,30 +176,39 @@ impl Chunk {
 
     pub fn push_front(&mut self, data: &[u8]) {
         let size = entry_size(data.len());
-        if self.start < size {
+        let mut start = self.start();
+        if start < size {
             // Grow the headroom geometrically (to at least the live size),
-            // so a run of front pushes copies each byte O(1) times.
+            // so a run of front pushes copies each byte O(1) times; a small
+            // chunk gets exactly the room it needs, as a listpack does: its
+            // copy is a few cache lines, and a small list keeps no slack.
             let live = self.bytes();
-            let headroom = size.max(live);
+            let headroom = if live < EXACT_FRONT_GROWTH_BELOW {
+                size
+            } else {
+                size.max(live)
+            };
             let mut grown = Vec::with_capacity(headroom + live);
             grown.resize(headroom, 0);
-            grown.extend_from_slice(&self.buf[self.start..]);
+            grown.extend_from_slice(&self.buf[start..]);
             self.buf = grown;
-            self.start = headroom;
+            start = headroom;
         }
-        self.start -= size;
-        let at = self.start;
-        encode_entry(&mut self.buf[at..at + size], data);
+        start -= size;
+        self.start = narrow(start);
+        encode_entry(&mut self.buf[start..start + size], data);
         self.count += 1;
     }
 
     /// Removes the first `n` entries.
     pub fn drop_front(&mut self, n: usize) {
-        debug_assert!(n <= self.count);
+        debug_assert!(n <= self.count());
+        let mut start = self.start();
         for _ in 0..n {
-            self.start = read_forward(&self.buf, self.start).1;
+            start = read_forward(&self.buf, start).1;
         }
-        self.count -= n;
+        self.start = narrow(start);
+        self.count -= narrow(n);
         if self.count == 0 {
             self.buf.clear();
             self.start = 0;
@@ -182,13 +217,13 @@ impl Chunk {
 
     /// Removes the last `n` entries.
     pub fn drop_back(&mut self, n: usize) {
-        debug_assert!(n <= self.count);
+        debug_assert!(n <= self.count());
         let mut end = self.buf.len();
         for _ in 0..n {
             end = read_backward(&self.buf, end).1;
         }
         self.buf.truncate(end);
-        self.count -= n;
+        self.count -= narrow(n);
         if self.count == 0 {
             self.buf.clear();
             self.start = 0;
@@ -222,16 +257,16 @@ impl Chunk {
         let tail = Chunk {
             buf: self.buf[off..].to_vec(),
             start: 0,
-            count: self.count - index,
+            count: self.count - narrow(index),
         };
         self.buf.truncate(off);
-        self.count = index;
+        self.count = narrow(index);
         tail
     }
 
     /// Appends all of `other`'s entries.
     pub fn append(&mut self, other: &Chunk) {
-        self.buf.extend_from_slice(&other.buf[other.start..]);
+        self.buf.extend_from_slice(&other.buf[other.start()..]);
         self.count += other.count;
     }
 
@@ -240,7 +275,7 @@ impl Chunk {
     /// were removed.
     pub fn retain(&mut self, mut keep: impl FnMut(usize, &[u8]) -> bool) -> usize {
         let mut kept = Vec::with_capacity(self.bytes());
-        let (mut off, mut position, mut removed) = (self.start, 0, 0);
+        let (mut off, mut position, mut removed) = (self.start(), 0, 0);
         while off < self.buf.len() {
             let (data, next) = read_forward(&self.buf, off);
             if keep(position, &self.buf[data]) {
@@ -254,7 +289,7 @@ impl Chunk {
         if removed > 0 {
             self.buf = kept;
             self.start = 0;
-            self.count -= removed;
+            self.count -= narrow(removed);
         }
         removed
     }
@@ -263,7 +298,7 @@ impl Chunk {
     /// growing, so a long list costs about its packed size.
     pub fn compact(&mut self) {
         if self.start > 0 {
-            self.buf.drain(..self.start);
+            self.buf.drain(..self.start());
             self.start = 0;
         }
         self.buf.shrink_to_fit();
@@ -271,7 +306,7 @@ impl Chunk {
 
     /// The elements, first to last.
     pub fn elements(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        let mut off = self.start;
+        let mut off = self.start();
         std::iter::from_fn(move || {
             (off < self.buf.len()).then(|| {
                 let (data, next) = self.read(off);

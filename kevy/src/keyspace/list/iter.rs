@@ -5,12 +5,10 @@
 //! needs to compare against the other. Chunks are never empty, so moving a
 //! cursor to the next chunk always lands on an entry.
 
-use std::collections::VecDeque;
-
-use super::chunk::Chunk;
+use super::deque::ChunkDeque;
 
 pub struct Iter<'a> {
-    chunks: &'a VecDeque<Chunk>,
+    chunks: &'a ChunkDeque,
     /// Chunk and offset of the next element from the front.
     front: (usize, usize),
     /// Chunk and end offset of the next element from the back.
@@ -20,7 +18,7 @@ pub struct Iter<'a> {
 
 impl<'a> Iter<'a> {
     pub(super) fn new(
-        chunks: &'a VecDeque<Chunk>,
+        chunks: &'a ChunkDeque,
         front: (usize, usize),
         back: (usize, usize),
         remaining: usize,
@@ -33,7 +31,7 @@ impl<'a> Iter<'a> {
         }
     }
 
-    pub(super) fn empty(chunks: &'a VecDeque<Chunk>) -> Self {
+    pub(super) fn empty(chunks: &'a ChunkDeque) -> Self {
         Iter::new(chunks, (0, 0), (0, 0), 0)
     }
 }

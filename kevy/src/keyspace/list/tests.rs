@@ -63,6 +63,29 @@ fn chunks_stay_near_their_packed_size() {
 }
 
 #[test]
+fn small_lists_carry_no_slack() {
+    assert_eq!(std::mem::size_of::<ListValue>(), 56);
+    assert_eq!(std::mem::size_of::<super::chunk::Chunk>(), 32);
+    let list = ListValue::from_elements(
+        ChunkLimit::default(),
+        (0..10)
+            .map(|i| format!("el{i}:123456").into_bytes())
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|e| &e[..]),
+    );
+    assert_eq!(list.chunks.len(), 1);
+    assert_eq!(list.chunks[0].bytes(), 10 * 12);
+    assert_eq!(list.chunks[0].capacity(), 10 * 12);
+    let mut pushed_front = ListValue::default();
+    for i in 0..10 {
+        pushed_front.push_front(format!("el{i}:123456").as_bytes());
+    }
+    assert_eq!(pushed_front.chunks[0].capacity(), 10 * 12);
+    assert_eq!(pushed_front.get(0), Some(&b"el9:123456"[..]));
+}
+
+#[test]
 fn large_elements_live_alone() {
     let mut list = ListValue::default();
     let big = vec![b'x'; 100_000];

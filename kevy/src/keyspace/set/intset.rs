@@ -8,17 +8,13 @@
 //! in Redis. Members come out in ascending order, which is the order Redis
 //! replies in for this encoding.
 
-#[derive(Clone, Debug)]
-pub enum IntSet {
-    I16(Vec<i16>),
-    I32(Vec<i32>),
-    I64(Vec<i64>),
-}
-
-impl Default for IntSet {
-    fn default() -> Self {
-        IntSet::I16(Vec::new())
-    }
+/// The members, ascending, in one byte vector: a width byte (0 for 16
+/// bits, 1 for 32, 2 for 64), then each member little-endian at that
+/// width. Empty means no members at 16 bits. One vector (rather than an
+/// enum of three typed vectors) keeps a set 24 bytes inside the value.
+#[derive(Clone, Debug, Default)]
+pub struct IntSet {
+    bytes: Vec<u8>,
 }
 
 impl PartialEq for IntSet {
@@ -28,21 +24,9 @@ impl PartialEq for IntSet {
     }
 }
 
-/// Binary search for `value` in a vector of a width it may not fit.
-fn search<T: Copy + Ord + TryFrom<i64>>(items: &[T], value: i64) -> Result<usize, usize> {
-    match T::try_from(value) {
-        Ok(v) => items.binary_search(&v),
-        // Too wide for this vector: below every member or above them all.
-        Err(_) if value < 0 => Err(0),
-        Err(_) => Err(items.len()),
-    }
-}
-
-/// The same members in a wider vector.
-fn widen<T: Copy, U: From<T>>(items: &[T]) -> Vec<U> {
-    let mut wide = Vec::with_capacity(items.len() + 1);
-    wide.extend(items.iter().map(|&v| U::from(v)));
-    wide
+/// Bytes one member takes at a width class.
+fn member_size(width: u8) -> usize {
+    2 << width
 }
 
 /// The width class a value needs: 0 for 16 bits, 1 for 32, 2 for 64.
@@ -56,12 +40,30 @@ fn width_of(value: i64) -> u8 {
     }
 }
 
+/// Decodes one member stored in `bytes` (2, 4 or 8 of them).
+fn read_member(bytes: &[u8]) -> i64 {
+    match *bytes {
+        [a, b] => i64::from(i16::from_le_bytes([a, b])),
+        [a, b, c, d] => i64::from(i32::from_le_bytes([a, b, c, d])),
+        [a, b, c, d, e, f, g, h] => i64::from_le_bytes([a, b, c, d, e, f, g, h]),
+        _ => unreachable!("members are 2, 4 or 8 bytes"),
+    }
+}
+
+/// Appends `value` at `width` (which holds it) to `out`.
+fn push_member(out: &mut Vec<u8>, value: i64, width: u8) {
+    out.extend_from_slice(&value.to_le_bytes()[..member_size(width)]);
+}
+
 impl IntSet {
+    fn width(&self) -> u8 {
+        self.bytes.first().copied().unwrap_or(0)
+    }
+
     pub fn len(&self) -> usize {
-        match self {
-            IntSet::I16(v) => v.len(),
-            IntSet::I32(v) => v.len(),
-            IntSet::I64(v) => v.len(),
+        match self.bytes.len() {
+            0 => 0,
+            n => (n - 1) / member_size(self.width()),
         }
     }
 
@@ -71,31 +73,32 @@ impl IntSet {
 
     /// The member at a position in `0..len()` (ascending order).
     pub fn get(&self, index: usize) -> i64 {
-        match self {
-            IntSet::I16(v) => i64::from(v[index]),
-            IntSet::I32(v) => i64::from(v[index]),
-            IntSet::I64(v) => v[index],
-        }
+        let size = member_size(self.width());
+        let at = 1 + index * size;
+        read_member(&self.bytes[at..at + size])
     }
 
+    /// Binary search for `value`; one too wide for the current width is
+    /// below every member or above them all.
     fn position(&self, value: i64) -> Result<usize, usize> {
-        match self {
-            IntSet::I16(v) => search(v, value),
-            IntSet::I32(v) => search(v, value),
-            IntSet::I64(v) => search(v, value),
+        let len = self.len();
+        if width_of(value) > self.width() {
+            return Err(if value < 0 { 0 } else { len });
         }
+        let (mut low, mut high) = (0, len);
+        while low < high {
+            let mid = low + (high - low) / 2;
+            match self.get(mid).cmp(&value) {
+                std::cmp::Ordering::Less => low = mid + 1,
+                std::cmp::Ordering::Greater => high = mid,
+                std::cmp::Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(low)
     }
 
     pub fn contains(&self, value: i64) -> bool {
         self.position(value).is_ok()
-    }
-
-    fn width(&self) -> u8 {
-        match self {
-            IntSet::I16(_) => 0,
-            IntSet::I32(_) => 1,
-            IntSet::I64(_) => 2,
-        }
     }
 
     /// Adds `value`; false when it was already a member.
@@ -103,20 +106,24 @@ impl IntSet {
         let Err(at) = self.position(value) else {
             return false;
         };
-        if width_of(value) > self.width() {
-            *self = match (&*self, width_of(value)) {
-                (IntSet::I16(v), 1) => IntSet::I32(widen(v)),
-                (IntSet::I16(v), _) => IntSet::I64(widen(v)),
-                (IntSet::I32(v), _) => IntSet::I64(widen(v)),
-                (IntSet::I64(_), _) => unreachable!("64 bits hold every value"),
-            };
+        let needed = width_of(value);
+        if self.bytes.is_empty() || needed > self.width() {
+            // Widen (or start) once: every member rewritten at the new width.
+            let width = needed.max(self.width());
+            let mut wide = Vec::with_capacity(1 + (self.len() + 1) * member_size(width));
+            wide.push(width);
+            for member in self.iter() {
+                push_member(&mut wide, member, width);
+            }
+            self.bytes = wide;
         }
-        // Every narrowing below fits: the width was just made wide enough.
-        match self {
-            IntSet::I16(v) => v.insert(at, value as i16),
-            IntSet::I32(v) => v.insert(at, value as i32),
-            IntSet::I64(v) => v.insert(at, value),
-        }
+        let size = member_size(self.width());
+        // Exact growth, as Redis reallocates an intset per insert.
+        self.bytes.reserve_exact(size);
+        let offset = 1 + at * size;
+        let mut encoded = Vec::with_capacity(size);
+        push_member(&mut encoded, value, self.width());
+        self.bytes.splice(offset..offset, encoded);
         true
     }
 
@@ -133,11 +140,11 @@ impl IntSet {
 
     /// Removes and returns the member at a position.
     pub fn remove_at(&mut self, index: usize) -> i64 {
-        match self {
-            IntSet::I16(v) => i64::from(v.remove(index)),
-            IntSet::I32(v) => i64::from(v.remove(index)),
-            IntSet::I64(v) => v.remove(index),
-        }
+        let value = self.get(index);
+        let size = member_size(self.width());
+        let at = 1 + index * size;
+        self.bytes.drain(at..at + size);
+        value
     }
 
     /// Members in ascending order.
@@ -147,7 +154,7 @@ impl IntSet {
 
     /// Bytes the members take, for memory reports.
     pub fn bytes(&self) -> usize {
-        self.len() * (2 << self.width())
+        self.len() * member_size(self.width())
     }
 }
 
@@ -163,13 +170,13 @@ mod tests {
         assert!(set.insert(5));
         assert!(set.insert(-3));
         assert!(!set.insert(5));
-        assert!(matches!(set, IntSet::I16(_)));
+        assert_eq!(set.width(), 0);
         assert!(set.insert(70_000));
-        assert!(matches!(set, IntSet::I32(_)));
+        assert_eq!(set.width(), 1);
         assert!(set.insert(i64::MIN));
-        assert!(matches!(set, IntSet::I64(_)));
+        assert_eq!(set.width(), 2);
         assert!(set.remove(i64::MIN));
-        assert!(matches!(set, IntSet::I64(_)));
+        assert_eq!(set.width(), 2);
         assert_eq!(set.iter().collect::<Vec<_>>(), vec![-3, 5, 70_000]);
         assert!(!set.contains(4));
         assert!(!set.remove(4));

@@ -65,6 +65,9 @@ enum Op {
     Rank(u16),
     At(usize),
     ScoreRange(f64, f64, bool, bool),
+    /// Rebuild the set whole, as `ZUNIONSTORE` stores a result: compact
+    /// again when it fits.
+    Rebuild,
 }
 
 fn member(id: u16) -> Vec<u8> {
@@ -83,6 +86,9 @@ fn score() -> impl Strategy<Value = f64> {
         Just(f64::INFINITY),
         Just(f64::NEG_INFINITY),
         Just(-0.0),
+        // Every integer width of the packed form, and 2^63 (integral but
+        // past i64, so stored as a float).
+        any::<i64>().prop_map(|n| n as f64),
     ]
 }
 
@@ -96,6 +102,7 @@ fn op(members: u16) -> impl Strategy<Value = Op> {
         2 => (0usize..2000).prop_map(Op::At),
         2 => (score(), score(), any::<bool>(), any::<bool>())
             .prop_map(|(a, b, x, y)| Op::ScoreRange(a, b, x, y)),
+        1 => Just(Op::Rebuild),
     ]
 }
 
@@ -167,6 +174,15 @@ fn run(ops: Vec<Op>, limits: Limits) {
                     .collect();
                 assert_eq!(z.first_in_score_range(&range), inside.first().copied());
                 assert_eq!(z.last_in_score_range(&range), inside.last().copied());
+            }
+            Op::Rebuild => {
+                let entries: Vec<(Box<[u8]>, f64)> = z.iter().map(|(m, s)| (m.into(), s)).collect();
+                let fits = entries.len() <= limits.max_entries
+                    && entries
+                        .iter()
+                        .all(|(m, _)| m.len() <= limits.max_member_len);
+                z = ZSetValue::from_sorted(entries, limits);
+                assert_eq!(z.is_compact(), fits);
             }
         }
         assert_eq!(z.len(), model.scores.len());
