@@ -1,6 +1,11 @@
 //! The stress run: 20 producers and 20 consumers, each consumer blocking
 //! on 3 keys of 3 different shards of a 4-shard kevy, 100 000 elements;
 //! every element is received exactly once and nothing is left behind.
+//!
+//! `stress_rates` (ignored: a measurement, not a check; run it with
+//! `cargo test -p kevy --release --test blocking stress_rates -- --ignored
+//! --nocapture`) runs the same workload on kevy with 1, 2 and 4 shards and
+//! on redis-server, and prints elements per second for each.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,9 +41,37 @@ fn keys_by_shard(shards: usize, count: usize) -> Vec<Vec<String>> {
 
 #[test]
 fn stress_every_element_received_exactly_once() {
+    let server = support::kevy(4);
+    run_stress(server.port);
+}
+
+#[test]
+#[ignore = "a measurement: prints elements per second"]
+fn stress_rates() {
+    for threads in [1, 2, 4] {
+        let server = support::kevy(threads);
+        let took = run_stress(server.port);
+        println!(
+            "kevy --threads {threads}: {:.0} elements/s",
+            ELEMENTS as f64 / took.as_secs_f64()
+        );
+    }
+    if let Some(server) = crate::redis_server() {
+        let took = run_stress(server.port);
+        println!(
+            "redis-server: {:.0} elements/s",
+            ELEMENTS as f64 / took.as_secs_f64()
+        );
+    }
+}
+
+/// Runs the workload against the server on `port`, checks exactly-once
+/// delivery, and returns how long moving every element took.
+fn run_stress(port: u16) -> Duration {
+    // Keys of 3 different shards whatever the server's shard count (a
+    // 4-shard table: on fewer shards some share one).
     let shards = 4;
-    let server = support::kevy(shards);
-    let port = server.port;
+    let started = Instant::now();
     let by_shard = keys_by_shard(shards, 3);
     // Consumer i waits on one key of each of three different shards; every
     // key is watched by several consumers.
@@ -100,6 +133,7 @@ fn stress_every_element_received_exactly_once() {
     for consumer in consumers {
         consumer.join().expect("consumer");
     }
+    let took = started.elapsed();
     let received = received.lock().expect("consumers are done");
     let unique: HashSet<&String> = received.iter().collect();
     assert_eq!(
@@ -113,4 +147,5 @@ fn stress_every_element_received_exactly_once() {
         assert_eq!(control.call(&["LLEN", key]), Value::Int(0));
     }
     assert_eq!(blocked_clients(&mut control), 0);
+    took
 }
