@@ -24,6 +24,7 @@ pub static COMMANDS: &[&[CommandSpec]] = &[
     super::zset::COMMANDS,
     super::stream::COMMANDS,
     super::sort::COMMANDS,
+    super::pubsub::COMMANDS,
 ];
 
 /// Longest command name we look up (longer names cannot exist).

@@ -22,7 +22,7 @@ pub struct ConnCtx<'a> {
     /// The immediate reply.
     pub out: Vec<u8>,
     /// The reply comes later (a query to every shard is in flight).
-    deferred: bool,
+    pub(super) deferred: bool,
 }
 
 impl<'a> ConnCtx<'a> {
@@ -176,6 +176,7 @@ impl ShardCore {
                 self.stats.reset();
                 Answer::Done
             }
+            Query::PubSub(query) => self.answer_pubsub(query),
         }
     }
 

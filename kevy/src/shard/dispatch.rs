@@ -57,6 +57,9 @@ impl ShardCore {
             self.reject(id, index, errors::NOAUTH);
             return;
         }
+        if self.pubsub_gate(id, index, spec, argv) {
+            return;
+        }
         self.stats.total_commands_processed += 1;
         match spec.route {
             Route::Local => self.run_here(id, index, spec, argv),

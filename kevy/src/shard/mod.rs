@@ -17,6 +17,7 @@ mod gather;
 mod lock;
 pub mod mesh;
 mod output_limit;
+pub mod pubsub;
 pub mod query;
 #[cfg(test)]
 mod sim_tests;
@@ -116,6 +117,7 @@ pub struct ShardCore {
     inline_scratch: Vec<u8>,
     key_positions: Vec<usize>,
     key_shards: Vec<usize>,
+    pub(crate) pubsub: pubsub::PubSub,
 }
 
 impl ShardCore {
@@ -145,6 +147,7 @@ impl ShardCore {
             inline_scratch: Vec::new(),
             key_positions: Vec::new(),
             key_shards: Vec::new(),
+            pubsub: pubsub::PubSub::default(),
         }
     }
 
@@ -418,6 +421,7 @@ impl ShardHandler for ShardCore {
             }
         }
         self.stalled.retain(|&c| c != id);
+        self.pubsub.forget(id);
     }
 
     fn on_output_flushed(&mut self, id: ConnId) {

@@ -126,6 +126,8 @@ pub enum Query {
         pairs: Vec<(String, String)>,
     },
     ResetStats,
+    /// Publish to, or ask about, this shard's subscribers.
+    PubSub(super::pubsub::PubSubQuery),
 }
 
 pub enum Answer {
@@ -134,4 +136,5 @@ pub enum Answer {
     Clients(Vec<String>),
     Count(u64),
     Done,
+    PubSub(super::pubsub::PubSubAnswer),
 }
