@@ -517,3 +517,7 @@ impl ConnCtx<'_> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "pubsub_tests.rs"]
+mod tests;
