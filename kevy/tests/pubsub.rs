@@ -262,6 +262,77 @@ fn subscribed_mode_refuses_other_commands() {
     );
 }
 
+#[test]
+fn keyspace_notifications_for_generic_and_string_commands() {
+    // Keys share one hash tag: events raised on one shard keep their order
+    // (events of keys on different shards may interleave differently).
+    compare(
+        "keyspace notifications",
+        2,
+        &[
+            step(
+                0,
+                &[
+                    &["CONFIG", "SET", "notify-keyspace-events", "KEA"],
+                    &["CONFIG", "GET", "notify-keyspace-events"],
+                    &["CONFIG", "SET", "notify-keyspace-events", "Kx"],
+                    &["CONFIG", "GET", "notify-keyspace-events"],
+                    &["CONFIG", "SET", "notify-keyspace-events", "bad"],
+                    &["CONFIG", "GET", "notify-keyspace-events"],
+                    &["CONFIG", "SET", "notify-keyspace-events", "Eg$lshzxetdK"],
+                    &["CONFIG", "GET", "notify-keyspace-events"],
+                ],
+            ),
+            step(1, &[&["PSUBSCRIBE", "__key*"]]),
+            step(
+                0,
+                &[
+                    &["SET", "{t}a", "1"],
+                    &["SET", "{t}b", "2", "EX", "100"],
+                    &["DEL", "{t}a", "{t}b", "{t}c"],
+                    &["SET", "{t}a", "1"],
+                    &["EXPIRE", "{t}a", "100"],
+                    &["PERSIST", "{t}a"],
+                    &["PERSIST", "{t}a"],
+                    &["INCR", "{t}a"],
+                    &["INCRBYFLOAT", "{t}a", "1.5"],
+                    &["APPEND", "{t}a", "x"],
+                    &["SETRANGE", "{t}a", "0", "y"],
+                    &["RENAME", "{t}a", "{t}b"],
+                    &["RENAMENX", "{t}b", "{t}b"],
+                    &["MSET", "{t}k1", "1", "{t}k2", "2"],
+                    &["SETEX", "{t}s", "10", "v"],
+                    &["GETDEL", "{t}s"],
+                    &["GETEX", "{t}k1", "EX", "10"],
+                    &["GETEX", "{t}k1", "PERSIST"],
+                    &["EXPIRE", "{t}k1", "-1"],
+                    &["COPY", "{t}k2", "{t}c"],
+                    &["UNLINK", "{t}k2", "{t}c"],
+                    &["SETNX", "{t}k2", "v"],
+                    &["SETNX", "{t}k2", "v"],
+                    &["SET", "{t}q", "v", "NX"],
+                    &["SET", "{t}q", "v", "NX"],
+                    &["PEXPIRE", "{t}q", "0"],
+                ],
+            ),
+            step(
+                0,
+                &[
+                    &["CONFIG", "SET", "notify-keyspace-events", "Kg"],
+                    &["SET", "{t}z", "1"],
+                    &["DEL", "{t}z"],
+                    &["CONFIG", "SET", "notify-keyspace-events", "E$"],
+                    &["SET", "{t}z", "1"],
+                    &["DEL", "{t}z"],
+                    &["CONFIG", "SET", "notify-keyspace-events", ""],
+                    &["SET", "{t}z", "1"],
+                    &["DEL", "{t}z"],
+                ],
+            ),
+        ],
+    );
+}
+
 /// Reads RESP `message` pushes from a buffer: `(channel, payload)` pairs.
 /// Returns the bytes consumed.
 fn parse_messages(buf: &[u8], out: &mut Vec<Vec<u8>>) -> usize {

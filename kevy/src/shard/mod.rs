@@ -14,6 +14,7 @@ pub mod coord;
 mod coordinator;
 mod dispatch;
 mod gather;
+mod keyspace_events;
 mod lock;
 pub mod mesh;
 mod output_limit;
