@@ -583,6 +583,40 @@ fn a_subscriber_that_never_reads_is_disconnected_past_the_pubsub_limit() {
         .ends_with(b"$5\r\nafter\r\n"));
 }
 
+#[test]
+fn a_subscriber_over_the_soft_limit_for_too_long_is_disconnected() {
+    let server = kevy(2);
+    let mut admin = Raw::connect(server.port);
+    admin.send(&[
+        "CONFIG",
+        "SET",
+        "client-output-buffer-limit",
+        "pubsub 0 256kb 1",
+    ]);
+    assert_eq!(admin.drain(Duration::from_millis(200)), b"+OK\r\n");
+    let mut slow = Raw::connect(server.port);
+    slow.send(&["SUBSCRIBE", "soft"]);
+    std::thread::sleep(Duration::from_millis(100));
+    let mut publisher = Raw::connect(server.port);
+    let payload = "m".repeat(64 * 1024);
+    let started = Instant::now();
+    let mut gone_after = None;
+    while started.elapsed() < Duration::from_secs(15) {
+        publisher.send(&["PUBLISH", "soft", &payload]);
+        let reply = publisher.drain(Duration::from_millis(100));
+        if reply == b":0\r\n" {
+            gone_after = Some(started.elapsed());
+            break;
+        }
+    }
+    let gone_after = gone_after.expect("the slow subscriber is disconnected");
+    // Over the soft limit is tolerated for more than one second first.
+    assert!(
+        gone_after > Duration::from_secs(1),
+        "disconnected after {gone_after:?}"
+    );
+}
+
 /// `PUBLISH` fan-out, messages delivered per second to 1 000 subscribers:
 /// kevy `--threads 2` beside redis-server, in one run. Prints, asserts
 /// nothing about speed. Run with
