@@ -2,6 +2,9 @@
 //! string commands, published on `__keyspace@<db>__:<key>` (message: the
 //! event) and `__keyevent@<db>__:<event>` (message: the key).
 //!
+//! Data-type commands editing one key are covered (`LPUSH`, `HSET`,
+//! `SADD`, `ZADD`, `XADD`, ... and `del` when the key is emptied).
+//!
 //! Handlers do not report events themselves: around a keyspace command run
 //! on this shard, the state of its keys (present, expiry) is read before,
 //! compared after, and the command's name and reply say which events
@@ -11,7 +14,8 @@
 //! When notifications are off (the default) nothing is read.
 //!
 //! Not covered yet: commands whose keys span shards (run under
-//! coordination), expiry and eviction events, data-type commands.
+//! coordination), commands moving data between keys (`LMOVE`, `SMOVE`,
+//! `*STORE`), expiry and eviction events, key-miss and new-key events.
 
 use kevy_transport::ConnId;
 
@@ -21,7 +25,9 @@ use super::pubsub::PubSubQuery;
 use super::query::Query;
 use super::ShardCore;
 use crate::cmd::{CommandSpec, Handler};
-use crate::config::notify_events::{GENERIC, KEYEVENT, KEYSPACE, STRING};
+use crate::config::notify_events::{
+    GENERIC, HASH, KEYEVENT, KEYSPACE, LIST, SET as SET_CLASS, STREAM, STRING, ZSET,
+};
 use crate::resp::Argv;
 
 /// The state of one key before a command.
@@ -58,6 +64,30 @@ enum Family {
     GetAndChange,
     Rename,
     Copy,
+    /// A data-type edit raising `event` of `class`, then `del` when the key
+    /// went away; `zero_is_change`: an integer reply of 0 still means the
+    /// command ran (`HSET` updating fields, `HINCRBY` to 0).
+    TypeEdit {
+        class: u32,
+        event: &'static str,
+        zero_is_change: bool,
+    },
+}
+
+const fn edit(class: u32, event: &'static str) -> Family {
+    Family::TypeEdit {
+        class,
+        event,
+        zero_is_change: false,
+    }
+}
+
+const fn always(class: u32, event: &'static str) -> Family {
+    Family::TypeEdit {
+        class,
+        event,
+        zero_is_change: true,
+    }
 }
 
 fn family(name: &str) -> Option<Family> {
@@ -73,16 +103,62 @@ fn family(name: &str) -> Option<Family> {
         "getex" | "getdel" => Family::GetAndChange,
         "rename" | "renamenx" => Family::Rename,
         "copy" => Family::Copy,
+        "lpush" | "lpushx" => edit(LIST, "lpush"),
+        "rpush" | "rpushx" => edit(LIST, "rpush"),
+        "lpop" => edit(LIST, "lpop"),
+        "rpop" => edit(LIST, "rpop"),
+        "linsert" => edit(LIST, "linsert"),
+        "lset" => edit(LIST, "lset"),
+        "ltrim" => edit(LIST, "ltrim"),
+        "lrem" => edit(LIST, "lrem"),
+        "hset" | "hmset" => always(HASH, "hset"),
+        "hsetnx" => edit(HASH, "hset"),
+        "hdel" => edit(HASH, "hdel"),
+        "hincrby" => always(HASH, "hincrby"),
+        "hincrbyfloat" => always(HASH, "hincrbyfloat"),
+        "sadd" => edit(SET_CLASS, "sadd"),
+        "srem" => edit(SET_CLASS, "srem"),
+        "spop" => edit(SET_CLASS, "spop"),
+        // A score update replies 0 but is a change (a no-op update is not,
+        // which the reply cannot tell).
+        "zadd" => always(ZSET, "zadd"),
+        "zincrby" => always(ZSET, "zincr"),
+        "zrem" => edit(ZSET, "zrem"),
+        "xadd" => edit(STREAM, "xadd"),
+        "xdel" => edit(STREAM, "xdel"),
+        "xtrim" => edit(STREAM, "xtrim"),
         _ => return None,
     })
 }
 
-/// A reply that means "nothing was done": an error, a null, or `:0`.
-fn did_nothing(reply: &[u8]) -> bool {
+/// A reply that means "nothing was done": an error, a null, or (when
+/// `zero_is_nothing`) a zero or negative count or an empty array.
+fn did_nothing(reply: &[u8], zero_is_nothing: bool) -> bool {
     matches!(reply.first(), Some(b'-') | Some(b'_'))
         || reply.starts_with(b"$-1")
         || reply.starts_with(b"*-1")
-        || reply == b":0\r\n"
+        || (zero_is_nothing
+            && (reply == b":0\r\n" || reply.starts_with(b":-") || reply == b"*0\r\n"))
+}
+
+/// Whether the reply says the command changed nothing.
+fn changed_nothing(family: Family, spec: &CommandSpec, argv: Argv, reply: &[u8]) -> bool {
+    match family {
+        // Decided by the keys' state alone.
+        Family::Delete | Family::GetAndChange => false,
+        // `SET ... GET` replies the old value, null when there was none.
+        Family::Set
+            if spec.name == "set" && argv.iter().any(|a| a.eq_ignore_ascii_case(b"get")) =>
+        {
+            reply.first() == Some(&b'-')
+        }
+        Family::StringEdit(_)
+        | Family::TypeEdit {
+            zero_is_change: true,
+            ..
+        } => did_nothing(reply, false),
+        _ => did_nothing(reply, true),
+    }
 }
 
 impl ShardCore {
@@ -109,7 +185,7 @@ impl ShardCore {
         argv: Argv,
     ) -> Option<Box<Before>> {
         let flags = self.config.notify_keyspace_events;
-        if flags & (KEYSPACE | KEYEVENT) == 0 || flags & (GENERIC | STRING) == 0 {
+        if flags & (KEYSPACE | KEYEVENT) == 0 {
             return None;
         }
         family(spec.name)?;
@@ -184,7 +260,7 @@ impl ShardCore {
         let Some(family) = family(spec.name) else {
             return;
         };
-        if did_nothing(reply) && !matches!(family, Family::Delete | Family::GetAndChange) {
+        if changed_nothing(family, spec, argv, reply) {
             return;
         }
         let db = before.db;
@@ -208,6 +284,12 @@ impl ShardCore {
                 }
                 Family::Persist if was.expire_at.is_some() && now.expire_at.is_none() => {
                     events.push((GENERIC, "persist", key))
+                }
+                Family::TypeEdit { class, event, .. } => {
+                    events.push((class, event, key.clone()));
+                    if deleted {
+                        events.push((GENERIC, "del", key));
+                    }
                 }
                 Family::GetAndChange if deleted => events.push((GENERIC, "del", key)),
                 Family::GetAndChange if now.exists && now.expire_at != was.expire_at => {
