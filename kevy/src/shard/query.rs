@@ -110,7 +110,8 @@ pub struct ClientFilter {
     pub laddr: Option<String>,
     /// `CLIENT KILL ... SKIPME yes`: the asking client's id is spared.
     pub skip_id: Option<u64>,
-    /// `TYPE normal|master|replica|pubsub`: only `normal` clients exist yet.
+    /// `TYPE normal|master|replica|pubsub`: `normal` and `pubsub` (subscribed)
+    /// clients exist yet.
     pub only_type: Option<String>,
 }
 
