@@ -29,6 +29,7 @@ mod list;
 #[cfg(test)]
 mod model_tests;
 mod numkeys;
+mod pubsub;
 mod server;
 mod set;
 mod sort;

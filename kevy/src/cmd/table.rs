@@ -25,6 +25,7 @@ pub static COMMANDS: &[&[CommandSpec]] = &[
     super::stream::COMMANDS,
     super::sort::COMMANDS,
     super::blocking::COMMANDS,
+    super::pubsub::COMMANDS,
 ];
 
 /// Longest command name we look up (longer names cannot exist).

@@ -34,6 +34,7 @@ pub enum ConfigError {
 }
 
 mod directives;
+pub mod notify_events;
 mod output_limits;
 
 use directives::{Directive, Kind, ALIASES, DIRECTIVES};
@@ -78,6 +79,8 @@ pub struct Config {
     pub maxclients: u64,
     pub hz: u32,
     pub output_limits: OutputLimits,
+    /// `notify-keyspace-events` as [`notify_events`] flags.
+    pub notify_keyspace_events: u32,
     /// Where the configuration was read from, for `INFO server`.
     pub config_file: Option<PathBuf>,
 }
@@ -97,6 +100,7 @@ impl Default for Config {
             maxclients: 0,
             hz: 10,
             output_limits: OutputLimits::default(),
+            notify_keyspace_events: 0,
             config_file: None,
         };
         for directive in DIRECTIVES {
@@ -195,6 +199,11 @@ impl Config {
                 limits.apply(&args.join(" "))?;
                 Ok(limits.to_text())
             }
+            _ if directive.name == "notify-keyspace-events" => {
+                notify_events::parse(&args.join(" "))
+                    .map(notify_events::to_text)
+                    .ok_or_else(|| ConfigError::Invalid(notify_events::INVALID.into()))
+            }
             kind => canonical(kind, args),
         }
     }
@@ -245,6 +254,10 @@ impl Config {
     }
 
     fn refresh_typed(&mut self) {
+        self.notify_keyspace_events = self
+            .get("notify-keyspace-events")
+            .and_then(notify_events::parse)
+            .unwrap_or(0);
         self.bind = self
             .get("bind")
             .unwrap_or("")

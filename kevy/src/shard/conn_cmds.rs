@@ -22,7 +22,7 @@ pub struct ConnCtx<'a> {
     /// The immediate reply.
     pub out: Vec<u8>,
     /// The reply comes later (a query to every shard is in flight).
-    deferred: bool,
+    pub(super) deferred: bool,
 }
 
 impl<'a> ConnCtx<'a> {
@@ -131,12 +131,14 @@ impl ShardCore {
             }
             Query::ClientList(filter) => {
                 let now = unix_ms();
+                let pubsub = &self.pubsub;
                 let lines = self
                     .conns
                     .iter()
-                    .flatten()
-                    .filter(|c| filter_matches(&filter, c))
-                    .map(|c| client_line(c, now))
+                    .enumerate()
+                    .filter_map(|(id, c)| c.as_ref().map(|c| (c, pubsub.counts(id))))
+                    .filter(|(c, subs)| filter_matches(&filter, c, *subs))
+                    .map(|(c, subs)| client_line(c, subs, now))
                     .collect();
                 Answer::Clients(lines)
             }
@@ -144,7 +146,10 @@ impl ShardCore {
                 let mut killed = Vec::new();
                 for (id, conn) in self.conns.iter_mut().enumerate() {
                     if let Some(conn) = conn {
-                        if filter_matches(&filter, conn) && filter.skip_id != Some(conn.client_id) {
+                        let subs = self.pubsub.counts(id);
+                        if filter_matches(&filter, conn, subs)
+                            && filter.skip_id != Some(conn.client_id)
+                        {
                             conn.close_after_replies = true;
                             killed.push(id);
                         }
@@ -180,6 +185,7 @@ impl ShardCore {
                 self.stats.reset();
                 Answer::Done
             }
+            Query::PubSub(query) => self.answer_pubsub(query),
         }
     }
 
@@ -224,7 +230,8 @@ impl ShardCore {
     }
 }
 
-fn filter_matches(filter: &ClientFilter, conn: &Conn) -> bool {
+/// `subs`: the connection's (channels, patterns, shard channels).
+fn filter_matches(filter: &ClientFilter, conn: &Conn, subs: (usize, usize, usize)) -> bool {
     if !filter.ids.is_empty() && !filter.ids.contains(&conn.client_id) {
         return false;
     }
@@ -239,7 +246,9 @@ fn filter_matches(filter: &ClientFilter, conn: &Conn) -> bool {
         }
     }
     if let Some(kind) = &filter.only_type {
-        if kind != "normal" {
+        let subscribed = subs.0 + subs.1 + subs.2 > 0;
+        let class = if subscribed { "pubsub" } else { "normal" };
+        if kind != class {
             return false;
         }
     }
@@ -247,19 +256,29 @@ fn filter_matches(filter: &ClientFilter, conn: &Conn) -> bool {
 }
 
 /// One `CLIENT LIST` line, in Redis 7.0's field order.
-pub fn client_line(conn: &Conn, now_ms: u64) -> String {
+/// `subs`: the connection's (channels, patterns, shard channels).
+pub fn client_line(conn: &Conn, subs: (usize, usize, usize), now_ms: u64) -> String {
     let age = now_ms.saturating_sub(conn.created_ms) / 1000;
     let idle = now_ms.saturating_sub(conn.last_command_ms) / 1000;
     let qbuf = conn.input.len();
     let omem = conn.output_len();
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={age} idle={idle} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll={} omem={omem} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+        "id={} addr={} laddr={} fd=-1 name={} age={age} idle={idle} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={qbuf} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll={} omem={omem} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
         conn.client_id,
         conn.peer,
         conn.local,
         String::from_utf8_lossy(&conn.name),
-        if super::blocking::is_parked(conn) { "b" } else { "N" },
+        if super::blocking::is_parked(conn) {
+            "b"
+        } else if subs.0 + subs.1 + subs.2 > 0 {
+            "P"
+        } else {
+            "N"
+        },
         conn.db,
+        subs.0,
+        subs.1,
+        subs.2,
         conn.input.capacity().saturating_sub(qbuf),
         conn.input.capacity(),
         conn.slots.len(),

@@ -57,6 +57,9 @@ impl ShardCore {
             self.reject(id, index, errors::NOAUTH);
             return;
         }
+        if self.pubsub_gate(id, index, spec, argv) {
+            return;
+        }
         self.stats.total_commands_processed += 1;
         // `XREAD`/`XREADGROUP` with `BLOCK` take the blocking path when
         // they may wait; the other blocking commands are connection handlers.
@@ -128,6 +131,7 @@ impl ShardCore {
     /// Runs a command on this shard, replying in order.
     fn run_here(&mut self, id: ConnId, index: usize, spec: &'static CommandSpec, argv: Argv) {
         let started = self.timing_sample();
+        let events = self.conn_events_before(id, spec, argv);
         let failed = match spec.handler {
             Handler::Key(handler) => {
                 let clock = self.clock();
@@ -186,6 +190,7 @@ impl ShardCore {
             self.stats.total_error_replies += 1;
         }
         self.mark_dirty(id);
+        self.conn_events_after(id, spec, argv, events);
     }
 
     /// Runs a keyspace command for another shard (or a part of a scattered
@@ -209,6 +214,7 @@ impl ShardCore {
         };
         let clock = self.clock();
         let started = self.timing_sample();
+        let events = self.keyspace_events_before(db_index, spec, argv);
         let mut ctx = ExecCtx {
             keyspace: &mut self.keyspace,
             db_index,
@@ -228,6 +234,9 @@ impl ShardCore {
         stat.usec += sampled_usec(started);
         if out.get(reply_start) == Some(&b'-') {
             stat.failed_calls += 1;
+        }
+        if let Some(before) = events {
+            self.keyspace_events_after(spec, argv, *before, &out[reply_start..]);
         }
     }
 

@@ -208,11 +208,17 @@ impl Mesh {
         self.me
     }
 
-    /// Queues `hop` for `target`; it leaves at [`Mesh::flush`].
+    /// Queues `hop` for `target`; it leaves at [`Mesh::flush`], after the
+    /// commands queued for `target` before it (a `PUBLISH` or `CONFIG SET`
+    /// must not overtake a write its client sent first).
     pub fn send(&mut self, target: usize, hop: Hop) {
         if target == self.me {
             self.local.push_back(hop);
         } else {
+            if !self.open_execs[target].requests.is_empty() {
+                let batch = std::mem::take(&mut self.open_execs[target]);
+                self.outbox[target].push_back(Hop::ExecBatch(batch));
+            }
             self.outbox[target].push_back(hop);
         }
     }

@@ -19,9 +19,11 @@ pub mod coord;
 mod coordinator;
 mod dispatch;
 mod gather;
+mod keyspace_events;
 mod lock;
 pub mod mesh;
 mod output_limit;
+pub mod pubsub;
 pub mod query;
 #[cfg(test)]
 mod sim_tests;
@@ -125,6 +127,7 @@ pub struct ShardCore {
     inline_scratch: Vec<u8>,
     key_positions: Vec<usize>,
     key_shards: Vec<usize>,
+    pub(crate) pubsub: pubsub::PubSub,
 }
 
 impl ShardCore {
@@ -155,6 +158,7 @@ impl ShardCore {
             inline_scratch: Vec::new(),
             key_positions: Vec::new(),
             key_shards: Vec::new(),
+            pubsub: pubsub::PubSub::default(),
         }
     }
 
@@ -431,6 +435,7 @@ impl ShardHandler for ShardCore {
         self.stalled.retain(|&c| c != id);
         // After the connection is gone, so nothing is queued for its id.
         self.blocking_disconnect(id);
+        self.pubsub.forget(id);
     }
 
     fn on_output_flushed(&mut self, id: ConnId) {

@@ -11,13 +11,21 @@ use super::ShardCore;
 impl ShardCore {
     /// Closes the dirty connections whose pending output broke their limit.
     pub(super) fn enforce_output_limits(&mut self) {
-        let limit = *self.config.output_limits.class(ClientClass::Normal);
-        if limit.hard_bytes == 0 && limit.soft_bytes == 0 {
+        let normal = *self.config.output_limits.class(ClientClass::Normal);
+        let pubsub = *self.config.output_limits.class(ClientClass::Pubsub);
+        let unlimited = |l: &crate::config::OutputLimit| l.hard_bytes == 0 && l.soft_bytes == 0;
+        if unlimited(&normal) && unlimited(&pubsub) {
             return;
         }
         let now_ms = self.now_ms;
         let mut over = Vec::new();
         for &id in &self.dirty {
+            // Subscribers are the `pubsub` class, as Redis's getClientType.
+            let limit = if self.pubsub.is_subscriber(id) {
+                pubsub
+            } else {
+                normal
+            };
             let Some(conn) = self.conns.get_mut(id).and_then(Option::as_mut) else {
                 continue;
             };

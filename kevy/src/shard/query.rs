@@ -110,7 +110,8 @@ pub struct ClientFilter {
     pub laddr: Option<String>,
     /// `CLIENT KILL ... SKIPME yes`: the asking client's id is spared.
     pub skip_id: Option<u64>,
-    /// `TYPE normal|master|replica|pubsub`: only `normal` clients exist yet.
+    /// `TYPE normal|master|replica|pubsub`: `normal` and `pubsub` (subscribed)
+    /// clients exist yet.
     pub only_type: Option<String>,
 }
 
@@ -131,6 +132,8 @@ pub enum Query {
         pairs: Vec<(String, String)>,
     },
     ResetStats,
+    /// Publish to, or ask about, this shard's subscribers.
+    PubSub(super::pubsub::PubSubQuery),
 }
 
 pub enum Answer {
@@ -139,4 +142,5 @@ pub enum Answer {
     Clients(Vec<String>),
     Count(u64),
     Done,
+    PubSub(super::pubsub::PubSubAnswer),
 }
