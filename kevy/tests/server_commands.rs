@@ -481,3 +481,37 @@ fn regenerate_redis_command_reference() {
         .join("src/cmd/command_docs/redis-7.0.15-commands.txt");
     std::fs::write(&path, out).expect("the reference is writable");
 }
+
+#[test]
+fn info_counts_distinct_pubsub_names_over_every_shard() {
+    let server = kevy(4);
+    // Enough subscribers that the kernel spreads them over the shards; the
+    // same names on several shards must count once.
+    let mut subscribers: Vec<Client> = (0..16).map(|_| Client::connect(server.port)).collect();
+    for (i, sub) in subscribers.iter_mut().enumerate() {
+        sub.call(&["SUBSCRIBE", "news", &format!("room:{}", i % 3)]);
+        sub.read(); // the second subscription's confirmation
+        sub.call(&["PSUBSCRIBE", "alerts.*"]);
+        sub.call(&["SSUBSCRIBE", "{shard}a"]);
+    }
+    let mut control = Client::connect(server.port);
+    let info = control.call(&["INFO", "stats"]).text();
+    assert_eq!(
+        field(&info, "pubsub_channels").as_deref(),
+        Some("4"),
+        "{info}"
+    );
+    assert_eq!(field(&info, "pubsub_patterns").as_deref(), Some("1"));
+    assert_eq!(field(&info, "pubsubshard_channels").as_deref(), Some("1"));
+    drop(subscribers);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let info = control.call(&["INFO", "stats"]).text();
+        if field(&info, "pubsub_channels").as_deref() == Some("0") {
+            assert_eq!(field(&info, "pubsub_patterns").as_deref(), Some("0"));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{info}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

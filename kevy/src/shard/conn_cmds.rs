@@ -121,6 +121,7 @@ impl ShardCore {
                     .map(|db| db.expired_count())
                     .sum::<u64>();
                 stats.connected_clients = self.conns.iter().flatten().count() as u64;
+                stats.pubsub_names = self.pubsub.active_names();
                 stats.keyspace = self
                     .keyspace
                     .dbs

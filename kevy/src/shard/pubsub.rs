@@ -123,6 +123,13 @@ impl PubSub {
         }
     }
 
+    /// The names with subscribers here: channels, patterns, shard channels
+    /// (for `INFO`, which counts distinct names over every shard).
+    pub fn active_names(&self) -> [std::collections::BTreeSet<Vec<u8>>; 3] {
+        [&self.channels, &self.patterns, &self.shard_channels]
+            .map(|names| names.keys().cloned().collect())
+    }
+
     /// Whether `id` holds any subscription (the `pubsub` output-limit class).
     pub fn is_subscriber(&self, id: ConnId) -> bool {
         self.by_conn.get(&id).is_some_and(|s| s.total() > 0)

@@ -2,7 +2,7 @@
 //! statistics for `INFO`, client lists for `CLIENT LIST/KILL`, and
 //! configuration changes every shard must apply (`CONFIG SET`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Per-command counters (`INFO commandstats`).
 #[derive(Clone, Copy, Debug, Default)]
@@ -38,6 +38,10 @@ pub struct ShardStats {
     pub keyspace: Vec<(u64, u64)>,
     /// An estimate of the bytes the shard's data uses.
     pub used_memory: u64,
+    /// Channels, patterns and shard channels with subscribers, filled when
+    /// answering (merged as sets: a channel subscribed on two shards is
+    /// one channel).
+    pub pubsub_names: [BTreeSet<Vec<u8>>; 3],
 }
 
 impl ShardStats {
@@ -76,6 +80,9 @@ impl ShardStats {
         self.total_error_replies += other.total_error_replies;
         self.connected_clients += other.connected_clients;
         self.used_memory += other.used_memory;
+        for (mine, theirs) in self.pubsub_names.iter_mut().zip(&other.pubsub_names) {
+            mine.extend(theirs.iter().cloned());
+        }
         for (name, stat) in &other.commands {
             let mine = self.commands.entry(name).or_default();
             mine.calls += stat.calls;

@@ -240,9 +240,9 @@ pub(super) fn stats_section(lines: &mut Lines, stats: &ShardStats) {
     lines.field("current_eviction_exceeded_time", 0);
     lines.field("keyspace_hits", stats.keyspace_hits);
     lines.field("keyspace_misses", stats.keyspace_misses);
-    lines.field("pubsub_channels", 0);
-    lines.field("pubsub_patterns", 0);
-    lines.field("pubsubshard_channels", 0);
+    lines.field("pubsub_channels", stats.pubsub_names[0].len());
+    lines.field("pubsub_patterns", stats.pubsub_names[1].len());
+    lines.field("pubsubshard_channels", stats.pubsub_names[2].len());
     lines.field("latest_fork_usec", 0);
     lines.field("total_forks", 0);
     lines.field("migrate_cached_sockets", 0);
