@@ -6,12 +6,26 @@
 //! main thread; [`ShardLoop::run`] builds the executor on the shard thread
 //! (io_uring rings, locked memory), turns the listeners into glommio ones
 //! and runs the driver (see `driver.rs`) until the core asks to stop.
-//! Sockets are read and written with a plain non-blocking syscall first;
-//! only when that would block does glommio arm an io_uring poll, whose
-//! completion wakes the driver for that socket alone. Other shards wake the
-//! loop through its [`Doorbell`], which costs two atomic operations while
-//! the shard is awake and a glommio foreign wake (an eventfd write) only
-//! when it sleeps.
+//! Sockets are read and written with a plain non-blocking syscall; after a
+//! read that did not fill the buffer (or a write that would block) glommio
+//! arms an io_uring poll, whose completion wakes the driver for that socket
+//! alone. Other shards wake the loop through its [`Doorbell`], which costs
+//! two atomic operations while the shard is awake and a glommio foreign
+//! wake (an eventfd write) only when it sleeps.
+//!
+//! Cost: per request this loop makes the same recv/send calls as the
+//! readiness backends; what it pays on top is glommio's executor. Every
+//! executor iteration cancels and re-submits its two preemption timeouts
+//! (on two rings), and every sleep adds a `membarrier`, a poll linking the
+//! rings and, while a glommio timer is armed, a timeout for it: about ten
+//! to thirteen `io_uring_enter` calls per sleep where the readiness
+//! backends make one `epoll_wait`. And a socket poll that completes while
+//! the thread runs is finished by task work that interrupts it with an IPI
+//! (glommio does not set up its rings with `IORING_SETUP_COOP_TASKRUN`),
+//! where an epoll readiness event only queues. glommio exposes no setting
+//! for any of this; `spin_before_park` avoids sleeps, but on two cores
+//! shared with the clients it saved no CPU and cost throughput, so it is
+//! left off.
 //!
 //! Requirements: io_uring enabled in the kernel (`kernel.io_uring_disabled`
 //! = 0) and a locked-memory limit (`ulimit -l`) of at least 512 KiB; glommio
