@@ -26,7 +26,7 @@ use glommio::timer::Timer;
 
 use super::connection::{read_connection, write_connection, ConnTable};
 use super::wake::{Doorbell, ReadyQueue};
-use crate::{until_next_tick, ConnId, ShardHandler, TransportError};
+use crate::{tick_due, until_next_timer, ConnId, ShardHandler, TickDue, TransportError};
 
 /// Tokens below this are listeners; connection `id` has token
 /// `FIRST_CONN_TOKEN + id`.
@@ -141,10 +141,17 @@ impl<'a, H: ShardHandler> Driver<'a, H> {
         self.readable.retain(|&id| conns.read_pending(id));
 
         self.handler.on_inbox();
+        // The deadline first: the core converts its clock to an Instant
+        // when asked, so `now` must not be older than that.
+        let deadline = self.handler.next_deadline();
         let now = Instant::now();
-        if now.saturating_duration_since(self.last_tick) >= self.tick {
-            self.last_tick = now;
-            self.handler.on_tick(now);
+        match tick_due(self.last_tick, self.tick, deadline, now) {
+            TickDue::Regular => {
+                self.last_tick = now;
+                self.handler.on_tick(now);
+            }
+            TickDue::Deadline => self.handler.on_tick(now),
+            TickDue::No => {}
         }
         self.handler.end_of_iteration();
         self.handler.take_events(&mut self.dirty, &mut self.closing);
@@ -220,10 +227,11 @@ impl<'a, H: ShardHandler> Driver<'a, H> {
         self.readable.push(id);
     }
 
-    /// The timer deadline while parked: the next tick, or the end of an
-    /// accept pause if sooner.
+    /// The timer deadline while parked: the next tick or the core's own
+    /// deadline, or the end of an accept pause if sooner.
     fn until_next_deadline(&self, now: Instant) -> Duration {
-        let mut wait = until_next_tick(self.last_tick, self.tick, now);
+        let mut wait =
+            until_next_timer(self.last_tick, self.tick, self.handler.next_deadline(), now);
         if let Some(until) = self.accept_paused_until {
             wait = wait.min(until.saturating_duration_since(now));
         }

@@ -34,6 +34,9 @@ pub struct HandlerConfig {
     /// Lines are left unprocessed while a connection has more than this
     /// many unwritten bytes.
     pub output_limit: usize,
+    /// The handler asks for one early tick this long after it starts
+    /// (`ShardHandler::next_deadline`), as a blocked client's timeout does.
+    pub deadline_after: Option<Duration>,
 }
 
 impl Default for HandlerConfig {
@@ -43,6 +46,7 @@ impl Default for HandlerConfig {
         HandlerConfig {
             tick_interval: Duration::from_secs(3600),
             output_limit: 1 << 20,
+            deadline_after: None,
         }
     }
 }
@@ -112,6 +116,8 @@ pub struct LineHandler {
     conns: HashMap<ConnId, LineConn>,
     dirty: Vec<ConnId>,
     closing: Vec<ConnId>,
+    /// Until the first tick: when the handler wants it.
+    deadline: Option<Instant>,
 }
 
 impl LineHandler {
@@ -122,6 +128,7 @@ impl LineHandler {
             conns: HashMap::new(),
             dirty: Vec::new(),
             closing: Vec::new(),
+            deadline: config.deadline_after.map(|after| Instant::now() + after),
         }
     }
 
@@ -279,6 +286,7 @@ impl ShardHandler for LineHandler {
     }
 
     fn on_tick(&mut self, _now: Instant) {
+        self.deadline = None;
         self.stats.ticks.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -341,5 +349,9 @@ impl ShardHandler for LineHandler {
 
     fn tick_interval(&self) -> Duration {
         self.config.tick_interval
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.deadline
     }
 }

@@ -27,6 +27,7 @@ macro_rules! backend_tests {
             flow::keeps_serving_others_while_a_peer_never_reads,
             wakeups::wakes_a_sleeping_loop,
             wakeups::wakes_racing_with_parking_are_not_lost,
+            wakeups::wakes_for_the_handlers_deadline,
         );
     };
     (@tests $loop:ty; $($module:ident :: $test:ident),* $(,)?) => {

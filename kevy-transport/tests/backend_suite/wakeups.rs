@@ -83,3 +83,19 @@ pub fn wakes_racing_with_parking_are_not_lost<L: ShardLoop>() {
     assert_eq!(running.stats.ticks.load(Ordering::SeqCst), 0);
     running.stop();
 }
+
+/// A deadline the handler asks for wakes the sleeping loop for one tick,
+/// though the regular tick is an hour away; then the loop sleeps again.
+pub fn wakes_for_the_handlers_deadline<L: ShardLoop>() {
+    let config = HandlerConfig {
+        deadline_after: Some(Duration::from_millis(50)),
+        ..HandlerConfig::default()
+    };
+    let running = start::<L>(config);
+    wait_until("the early tick runs", || {
+        running.stats.ticks.load(Ordering::SeqCst) == 1
+    });
+    running.wait_until_asleep();
+    assert_eq!(running.stats.ticks.load(Ordering::SeqCst), 1);
+    running.stop();
+}
