@@ -105,13 +105,13 @@ fn group_gone(
 }
 
 /// A reply that carries nothing: the serve found no data.
-fn is_empty_reply(bytes: &[u8]) -> bool {
+pub(super) fn is_empty_reply(bytes: &[u8]) -> bool {
     matches!(bytes, b"*-1\r\n" | b"$-1\r\n" | b"_\r\n" | b"*0\r\n")
 }
 
 /// `[key, ...reply]`: BLPOP's `[key, value]` from LPOP's value,
 /// BZPOPMIN's `[key, member, score]` from ZPOPMIN's `[member, score]`.
-fn prefix_with_key(bytes: Vec<u8>, key: &[u8], resp3: bool) -> Vec<u8> {
+pub(super) fn prefix_with_key(bytes: Vec<u8>, key: &[u8], resp3: bool) -> Vec<u8> {
     if bytes.first() == Some(&b'-') {
         return bytes;
     }
