@@ -24,6 +24,8 @@ mod lock;
 pub mod mesh;
 pub mod multi;
 mod multi_run;
+#[cfg(test)]
+mod multi_sim_tests;
 mod output_limit;
 pub mod pubsub;
 pub mod query;
