@@ -40,6 +40,34 @@ enum Target<'a> {
     Scratch(&'a mut Keyspace),
 }
 
+/// Connection commands whose reply gathers answers from every shard: inside
+/// a transaction their reply could not take its place in the `EXEC` array,
+/// so they reply an error there (`container|subcommand` or a name).
+const GATHERING: &[&str] = &[
+    "info",
+    "publish",
+    "spublish",
+    "pubsub",
+    "client|list",
+    "client|info",
+    "client|kill",
+    "client|unblock",
+    "config|set",
+    "config|resetstat",
+];
+
+fn gathers_from_shards(argv: Argv) -> bool {
+    let name = String::from_utf8_lossy(argv.get(0)).to_ascii_lowercase();
+    if GATHERING.contains(&name.as_str()) {
+        return true;
+    }
+    if argv.len() < 2 {
+        return false;
+    }
+    let sub = String::from_utf8_lossy(argv.get(1)).to_ascii_lowercase();
+    GATHERING.contains(&format!("{name}|{sub}").as_str())
+}
+
 fn is_blocking(handler: Handler, flags: &[&str]) -> bool {
     matches!(handler, Handler::Conn(_)) && flags.contains(&"blocking")
 }
@@ -237,6 +265,13 @@ impl ShardCore {
             }
             match spec.handler {
                 Handler::Key(_) => self.run_key_command(&mut target, db, resp3, argv, out),
+                Handler::Conn(_) if gathers_from_shards(argv) => {
+                    let text = format!(
+                        "ERR '{}' is not supported inside MULTI",
+                        String::from_utf8_lossy(argv.get(0)).to_ascii_lowercase()
+                    );
+                    ReplyBuf::new(out, resp3).error(&text);
+                }
                 Handler::Conn(handler) => match conn {
                     Some(id) => {
                         let mut ctx = ConnCtx::new(self, id);
