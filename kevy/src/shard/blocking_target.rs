@@ -152,6 +152,7 @@ impl ShardCore {
             return out;
         };
         let clock = self.clock();
+        let watch = self.watch_before(db, spec, argv);
         let mut ctx = ExecCtx {
             keyspace: &mut self.keyspace,
             db_index: db,
@@ -163,6 +164,9 @@ impl ShardCore {
             config: &self.config,
         };
         handler(&mut ctx, argv);
+        if let Some(before) = watch {
+            self.watch_after(*before, out.first() == Some(&b'+'));
+        }
         self.blocking_command_wrote(db, spec, argv);
         out
     }

@@ -180,6 +180,15 @@ const SCENARIOS: &[&[&str]] = &[
         "A GET a",
         "A EXEC",
     ],
+    // A blocked client served from a watched key touches it.
+    &[
+        "B RPUSH q x",
+        "A WATCH q",
+        "C BLPOP q 1",
+        "A MULTI",
+        "A LLEN q",
+        "A EXEC",
+    ],
     // A watch in another database.
     &[
         "A SELECT 1",
@@ -201,7 +210,7 @@ const SCENARIOS: &[&[&str]] = &[
 ];
 
 fn run_scenario(port: u16, steps: &[&str]) -> Vec<String> {
-    let mut conns: Vec<Raw> = (0..2).map(|_| Raw::connect(port)).collect();
+    let mut conns: Vec<Raw> = (0..3).map(|_| Raw::connect(port)).collect();
     let mut transcript = Vec::new();
     for step in steps {
         if let Some(ms) = step.strip_prefix("!sleep ") {
