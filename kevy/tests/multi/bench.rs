@@ -14,6 +14,23 @@ const RUN: Duration = Duration::from_secs(3);
 /// Transactions per second from `CLIENTS` clients, each pipelining one
 /// whole transaction per round trip.
 fn measure(port: u16, keys: [&'static str; 3]) -> f64 {
+    measure_with(port, keys, |client, keys| {
+        client.send(&["MULTI"]);
+        for key in keys {
+            client.send(&["INCR", key]);
+        }
+        client.send(&["EXEC"]);
+        5
+    })
+}
+
+/// Operations per second from `CLIENTS` clients; `send` pipelines one
+/// operation and returns how many replies it owes.
+fn measure_with(
+    port: u16,
+    keys: [&'static str; 3],
+    send: fn(&mut Client, &[String]) -> usize,
+) -> f64 {
     let started = Instant::now();
     let threads: Vec<_> = (0..CLIENTS)
         .map(|c| {
@@ -22,12 +39,7 @@ fn measure(port: u16, keys: [&'static str; 3]) -> f64 {
                 let keys: Vec<String> = keys.iter().map(|k| format!("{k}{c}")).collect();
                 let mut done = 0u64;
                 while started.elapsed() < RUN {
-                    client.send(&["MULTI"]);
-                    for key in &keys {
-                        client.send(&["INCR", key]);
-                    }
-                    client.send(&["EXEC"]);
-                    for _ in 0..5 {
+                    for _ in 0..send(&mut client, &keys) {
                         client.read().expect("a reply");
                     }
                     done += 1;
@@ -59,6 +71,30 @@ fn multi_exec_throughput_beside_redis() {
         let r = measure(redis.port, keys);
         println!(
             "MULTI + 3 INCR + EXEC, {name}: kevy {k:.0}/s, redis-server {r:.0}/s, ratio {:.2}",
+            k / r
+        );
+    }
+    // Plain multi-key commands across shards, coordinated for atomicity.
+    type Send = fn(&mut Client, &[String]) -> usize;
+    let mset: Send = |client, keys| {
+        let mut args = vec!["MSET"];
+        for key in keys {
+            args.extend([key.as_str(), "v"]);
+        }
+        client.send(&args);
+        1
+    };
+    let mget: Send = |client, keys| {
+        let mut args = vec!["MGET"];
+        args.extend(keys.iter().map(String::as_str));
+        client.send(&args);
+        1
+    };
+    for (name, send) in [("MSET", mset), ("MGET", mget)] {
+        let k = measure_with(kevy.port, cross, send);
+        let r = measure_with(redis.port, cross, send);
+        println!(
+            "{name} of 3 keys on different shards: kevy {k:.0}/s, redis-server {r:.0}/s, ratio {:.2}",
             k / r
         );
     }
