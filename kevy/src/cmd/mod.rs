@@ -28,6 +28,7 @@ mod keys;
 mod list;
 #[cfg(test)]
 mod model_tests;
+mod multi;
 mod numkeys;
 mod pubsub;
 mod server;

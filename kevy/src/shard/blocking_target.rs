@@ -105,13 +105,13 @@ fn group_gone(
 }
 
 /// A reply that carries nothing: the serve found no data.
-fn is_empty_reply(bytes: &[u8]) -> bool {
+pub(super) fn is_empty_reply(bytes: &[u8]) -> bool {
     matches!(bytes, b"*-1\r\n" | b"$-1\r\n" | b"_\r\n" | b"*0\r\n")
 }
 
 /// `[key, ...reply]`: BLPOP's `[key, value]` from LPOP's value,
 /// BZPOPMIN's `[key, member, score]` from ZPOPMIN's `[member, score]`.
-fn prefix_with_key(bytes: Vec<u8>, key: &[u8], resp3: bool) -> Vec<u8> {
+pub(super) fn prefix_with_key(bytes: Vec<u8>, key: &[u8], resp3: bool) -> Vec<u8> {
     if bytes.first() == Some(&b'-') {
         return bytes;
     }
@@ -152,6 +152,7 @@ impl ShardCore {
             return out;
         };
         let clock = self.clock();
+        let watch = self.watch_before(db, spec, argv);
         let mut ctx = ExecCtx {
             keyspace: &mut self.keyspace,
             db_index: db,
@@ -163,6 +164,9 @@ impl ShardCore {
             config: &self.config,
         };
         handler(&mut ctx, argv);
+        if let Some(before) = watch {
+            self.watch_after(*before, out.first() == Some(&b'+'));
+        }
         self.blocking_command_wrote(db, spec, argv);
         out
     }

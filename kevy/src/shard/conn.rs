@@ -87,6 +87,8 @@ pub struct Conn {
     /// Since when (unix ms) the pending output has been over the soft
     /// `client-output-buffer-limit`; None while under it.
     pub over_soft_limit_since_ms: Option<u64>,
+    /// `MULTI` queue and `WATCH` stamps.
+    pub tx: super::multi::ConnTx,
 }
 
 impl Conn {
@@ -121,6 +123,7 @@ impl Conn {
             last_command_ms: now_ms,
             last_command: "NULL",
             over_soft_limit_since_ms: None,
+            tx: Default::default(),
         }
     }
 

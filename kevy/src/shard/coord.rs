@@ -16,6 +16,8 @@
 //! observer sees a half-applied command. Commands need no coordination
 //! code of their own: the same handler serves the one-shard case.
 
+use super::multi_run::MultiRun;
+use super::watch::WatchStamp;
 use crate::keyspace::{Key, Keyspace, Value};
 use crate::resp::num::parse_i64;
 use crate::resp::OwnedArgv;
@@ -47,6 +49,8 @@ pub enum TxOp {
         db: usize,
         key: Key,
     },
+    /// Checks (and releases) a transaction's watched key under the lock.
+    CheckWatch(WatchStamp),
 }
 
 /// The result of one [`TxOp`].
@@ -54,6 +58,8 @@ pub enum TxOp {
 pub enum TxOut {
     Value(Option<(Value, Option<u64>)>),
     Done,
+    /// The result of a `CheckWatch`: the watched key changed.
+    WatchChanged(bool),
 }
 
 /// A key an atomic command touches: where it is and what it held.
@@ -83,6 +89,8 @@ pub struct Coordination {
     /// `Finish` replies still expected.
     pub finishing: usize,
     pub reply: Vec<u8>,
+    /// A transaction (`EXEC`) rather than one command.
+    pub multi: Option<Box<MultiRun>>,
 }
 
 /// The database of key argument `position`: the connection's, except
@@ -114,14 +122,19 @@ impl Coordination {
     /// The copies shard `shards[index]` must make while taking its lock.
     pub fn lock_ops(&self, index: usize) -> Vec<TxOp> {
         let shard = self.shards[index];
-        self.keys
+        let copies = self
+            .keys
             .iter()
             .filter(|k| k.shard == shard)
             .map(|k| TxOp::Get {
                 db: k.db,
                 key: k.key.clone(),
-            })
-            .collect()
+            });
+        let watches = self.multi.iter().flat_map(|m| &m.watches);
+        let checks = watches
+            .filter(|w| w.shard == shard)
+            .map(|w| TxOp::CheckWatch(w.clone()));
+        copies.chain(checks).collect()
     }
 
     /// Records the copies shard `shards[index]` returned (same order as its
@@ -132,6 +145,11 @@ impl Coordination {
         for key in self.keys.iter_mut().filter(|k| k.shard == shard) {
             if let Some(TxOut::Value(value)) = results.next() {
                 key.before = value;
+            }
+        }
+        for result in results {
+            if let (TxOut::WatchChanged(true), Some(multi)) = (result, self.multi.as_mut()) {
+                multi.watch_dirty = true;
             }
         }
     }

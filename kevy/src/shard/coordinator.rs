@@ -84,6 +84,7 @@ impl ShardCore {
             locked: 0,
             finishing: 0,
             reply: Vec::new(),
+            multi: None,
         };
         let first = coordination.shards[0];
         let ops = coordination.lock_ops(0);
@@ -100,7 +101,10 @@ impl ShardCore {
         let mut scratch = coordination.scratch(self.config.databases, clock);
         let mut reply = Vec::new();
         let argv = coordination.argv.clone();
-        if let Some(Handler::Key(handler)) = lookup(argv.argv().get(0)).map(|s| s.handler) {
+        if let Some(run) = self.coordinations[index].multi.take() {
+            reply = self.run_multi_on_scratch(index, &run, &mut scratch);
+        } else if let Some(Handler::Key(handler)) = lookup(argv.argv().get(0)).map(|s| s.handler) {
+            let coordination = &self.coordinations[index];
             let mut ctx = ExecCtx {
                 keyspace: &mut scratch,
                 db_index: coordination.db,
@@ -142,6 +146,7 @@ impl ShardCore {
                     expire_at,
                 } => {
                     let written = self.blocking_watches().then(|| key.clone());
+                    self.watches.touch(db, key.as_bytes());
                     let store = self.keyspace.db(db);
                     store.remove(&key);
                     store.insert_new(key, value, expire_at, clock);
@@ -151,8 +156,14 @@ impl ShardCore {
                     TxOut::Done
                 }
                 TxOp::Del { db, key } => {
+                    self.watches.touch(db, key.as_bytes());
                     self.keyspace.db(db).delete(&key, now);
                     TxOut::Done
+                }
+                TxOp::CheckWatch(stamp) => {
+                    let changed = self.watch_changed(&stamp);
+                    self.watch_release(&[(stamp.db, stamp.key)]);
+                    TxOut::WatchChanged(changed)
                 }
             })
             .collect()

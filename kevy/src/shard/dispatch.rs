@@ -45,6 +45,7 @@ impl ShardCore {
         let Some((index, spec)) = lookup_indexed(argv.get(0)) else {
             let args: Vec<&[u8]> = argv.iter().skip(1).collect();
             let text = errors::unknown_command(argv.get(0), &args);
+            self.multi_flag_error(id);
             self.reply_error_now(id, &text);
             return;
         };
@@ -58,6 +59,9 @@ impl ShardCore {
             return;
         }
         if self.pubsub_gate(id, index, spec, argv) {
+            return;
+        }
+        if self.multi_queue(id, spec, argv) {
             return;
         }
         self.stats.total_commands_processed += 1;
@@ -83,6 +87,7 @@ impl ShardCore {
     }
 
     fn reject(&mut self, id: ConnId, index: usize, text: &str) {
+        self.multi_flag_error(id);
         self.stats.counter(index).rejected_calls += 1;
         self.reply_error_now(id, text);
     }
@@ -116,6 +121,9 @@ impl ShardCore {
         match (single, spec.route) {
             (Some(shard), _) if shard == self.id => self.run_here(id, index, spec, argv),
             (Some(shard), _) => self.forward(id, shard, argv),
+            (None, Route::Scatter(_)) if super::multi::coordinated_scatter(spec) => {
+                self.coordinate(id, argv, &positions, &shards)
+            }
             (None, Route::Scatter(gather)) => {
                 self.scatter_keys(id, spec, argv, &positions, &shards, gather)
             }
@@ -134,6 +142,10 @@ impl ShardCore {
         let events = self.conn_events_before(id, spec, argv);
         let failed = match spec.handler {
             Handler::Key(handler) => {
+                let watch = match self.conns.get(id).and_then(Option::as_ref) {
+                    Some(conn) => self.watch_before(conn.db, spec, argv),
+                    None => None,
+                };
                 let clock = self.clock();
                 let ShardCore {
                     conns,
@@ -161,7 +173,11 @@ impl ShardCore {
                     config,
                 };
                 handler(&mut ctx, argv);
-                let failed = buf.get(start) == Some(&b'-');
+                let first = buf.get(start).copied();
+                let failed = first == Some(b'-');
+                if let Some(before) = watch {
+                    self.watch_after(*before, first == Some(b'+'));
+                }
                 if self.blocking_watches() {
                     self.blocking_command_wrote(db_index, spec, argv);
                 }
@@ -202,7 +218,13 @@ impl ShardCore {
     }
 
     /// Like [`ShardCore::run_for_hop`], appending the reply to `out`.
-    fn run_for_hop_into(&mut self, db_index: usize, resp3: bool, argv: Argv, out: &mut Vec<u8>) {
+    pub(super) fn run_for_hop_into(
+        &mut self,
+        db_index: usize,
+        resp3: bool,
+        argv: Argv,
+        out: &mut Vec<u8>,
+    ) {
         let reply_start = out.len();
         let Some((index, spec)) = lookup_indexed(argv.get(0)) else {
             ReplyBuf::new(out, resp3).error("ERR unknown command");
@@ -215,6 +237,7 @@ impl ShardCore {
         let clock = self.clock();
         let started = self.timing_sample();
         let events = self.keyspace_events_before(db_index, spec, argv);
+        let watch = self.watch_before(db_index, spec, argv);
         let mut ctx = ExecCtx {
             keyspace: &mut self.keyspace,
             db_index,
@@ -226,6 +249,9 @@ impl ShardCore {
             config: &self.config,
         };
         handler(&mut ctx, argv);
+        if let Some(before) = watch {
+            self.watch_after(*before, out.get(reply_start) == Some(&b'+'));
+        }
         if self.blocking_watches() {
             self.blocking_command_wrote(db_index, spec, argv);
         }
@@ -465,6 +491,7 @@ impl ShardCore {
             }
             Hop::TxDone { tx, shard, results } => self.coordination_step(tx, shard, results),
             Hop::Block(hop) => self.on_block_hop(hop),
+            Hop::Multi(hop) => self.on_multi_hop(hop),
         }
     }
 
@@ -510,7 +537,7 @@ impl ShardCore {
         }
     }
 
-    fn send_reply(&mut self, reply_to: ReplyTo, bytes: Vec<u8>) {
+    pub(super) fn send_reply(&mut self, reply_to: ReplyTo, bytes: Vec<u8>) {
         if reply_to.shard == self.id {
             self.deliver(reply_to, bytes);
         } else {

@@ -131,6 +131,8 @@ pub enum Hop {
     },
     /// A message of the blocking protocol (`shard::blocking`).
     Block(super::blocking::BlockHop),
+    /// A transaction message (`shard::multi`).
+    Multi(super::multi::MultiHop),
 }
 
 /// A shard's doorbell: its waker, rung only when it is parked.

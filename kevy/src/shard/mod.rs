@@ -22,11 +22,16 @@ mod gather;
 mod keyspace_events;
 mod lock;
 pub mod mesh;
+pub mod multi;
+mod multi_run;
+#[cfg(test)]
+mod multi_sim_tests;
 mod output_limit;
 pub mod pubsub;
 pub mod query;
 #[cfg(test)]
 mod sim_tests;
+mod watch;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -128,6 +133,8 @@ pub struct ShardCore {
     key_positions: Vec<usize>,
     key_shards: Vec<usize>,
     pub(crate) pubsub: pubsub::PubSub,
+    /// Keys of this shard some client `WATCH`es.
+    watches: watch::WatchTable,
 }
 
 impl ShardCore {
@@ -159,6 +166,7 @@ impl ShardCore {
             key_positions: Vec::new(),
             key_shards: Vec::new(),
             pubsub: pubsub::PubSub::default(),
+            watches: watch::WatchTable::default(),
         }
     }
 
@@ -425,6 +433,7 @@ impl ShardHandler for ShardCore {
     }
 
     fn on_closed(&mut self, id: ConnId) {
+        self.multi_forget(id);
         if let Some(slot) = self.conns.get_mut(id) {
             if slot.take().is_some() {
                 self.shared
