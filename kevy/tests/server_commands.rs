@@ -515,3 +515,37 @@ fn info_counts_distinct_pubsub_names_over_every_shard() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+#[test]
+fn multi_key_commands_work_scattered_or_coordinated() {
+    let server = kevy(4);
+    let mut client = Client::connect(server.port);
+    let keys: Vec<String> = (0..40).map(|i| format!("mk:{i}")).collect();
+    for (round, mode) in ["no", "yes", "no"].into_iter().enumerate() {
+        assert_eq!(
+            client.call(&["CONFIG", "SET", "atomic-multikey", mode]),
+            Value::Simple("OK".into())
+        );
+        let mut mset = vec!["MSET".to_string()];
+        for key in &keys {
+            mset.push(key.clone());
+            mset.push(format!("{key}={round}"));
+        }
+        let args: Vec<&str> = mset.iter().map(String::as_str).collect();
+        assert_eq!(client.call(&args), Value::Simple("OK".into()));
+        let mut mget = vec!["MGET"];
+        mget.extend(keys.iter().map(String::as_str));
+        let expected: Vec<Value> = keys
+            .iter()
+            .map(|key| Value::Bulk(format!("{key}={round}").into_bytes()))
+            .collect();
+        assert_eq!(client.call(&mget), Value::Array(expected), "{mode}");
+        let mut exists = vec!["EXISTS"];
+        exists.extend(keys.iter().map(String::as_str));
+        assert_eq!(client.call(&exists), Value::Int(40));
+        let mut del = vec!["DEL"];
+        del.extend(keys.iter().take(10).map(String::as_str));
+        assert_eq!(client.call(&del), Value::Int(10));
+        assert_eq!(client.call(&exists), Value::Int(30));
+    }
+}

@@ -52,6 +52,10 @@ pub(super) static DIRECTIVES: &[Directive] = &[
         false,
     ),
     d("pin-cores", Kind::Bool, "no", false),
+    // kevy's own: whether MGET/MSET/DEL/UNLINK/EXISTS whose keys span shards
+    // run under the shard locks (atomic for every observer, as in Redis) or
+    // are scattered (atomic per shard only, much faster across shards).
+    d("atomic-multikey", Kind::Bool, "yes", true),
     d("dir", Kind::Text, ".", true),
     d("dbfilename", Kind::Text, "dump.rdb", true),
     d(

@@ -79,6 +79,8 @@ pub struct Config {
     pub maxclients: u64,
     pub hz: u32,
     pub output_limits: OutputLimits,
+    /// `atomic-multikey`: coordinate cross-shard MGET/MSET/DEL/EXISTS.
+    pub atomic_multikey: bool,
     /// `notify-keyspace-events` as [`notify_events`] flags.
     pub notify_keyspace_events: u32,
     /// Where the configuration was read from, for `INFO server`.
@@ -100,6 +102,7 @@ impl Default for Config {
             maxclients: 0,
             hz: 10,
             output_limits: OutputLimits::default(),
+            atomic_multikey: true,
             notify_keyspace_events: 0,
             config_file: None,
         };
@@ -276,6 +279,7 @@ impl Config {
         self.client_query_buffer_limit = self.int("client-query-buffer-limit") as u64;
         self.maxclients = self.int("maxclients") as u64;
         self.hz = self.int("hz").clamp(1, 500) as u32;
+        self.atomic_multikey = self.get("atomic-multikey") != Some("no");
         self.output_limits = self
             .get("client-output-buffer-limit")
             .and_then(|text| OutputLimits::parse(text).ok())

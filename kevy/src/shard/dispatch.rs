@@ -121,7 +121,9 @@ impl ShardCore {
         match (single, spec.route) {
             (Some(shard), _) if shard == self.id => self.run_here(id, index, spec, argv),
             (Some(shard), _) => self.forward(id, shard, argv),
-            (None, Route::Scatter(_)) if super::multi::coordinated_scatter(spec) => {
+            (None, Route::Scatter(_))
+                if self.config.atomic_multikey && super::multi::coordinated_scatter(spec) =>
+            {
                 self.coordinate(id, argv, &positions, &shards)
             }
             (None, Route::Scatter(gather)) => {
