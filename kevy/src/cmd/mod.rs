@@ -29,6 +29,7 @@ mod list;
 #[cfg(test)]
 mod model_tests;
 mod numkeys;
+pub mod persist;
 mod pubsub;
 mod server;
 mod set;

@@ -26,6 +26,7 @@ pub static COMMANDS: &[&[CommandSpec]] = &[
     super::sort::COMMANDS,
     super::blocking::COMMANDS,
     super::pubsub::COMMANDS,
+    super::persist::COMMANDS,
 ];
 
 /// Longest command name we look up (longer names cannot exist).

@@ -83,6 +83,8 @@ pub struct Config {
     pub notify_keyspace_events: u32,
     /// Where the configuration was read from, for `INFO server`.
     pub config_file: Option<PathBuf>,
+    /// Snapshot state shared by every shard's copy of the configuration.
+    pub snapshots: crate::persist::SnapshotState,
 }
 
 impl Default for Config {
@@ -102,6 +104,7 @@ impl Default for Config {
             output_limits: OutputLimits::default(),
             notify_keyspace_events: 0,
             config_file: None,
+            snapshots: Default::default(),
         };
         for directive in DIRECTIVES {
             config
