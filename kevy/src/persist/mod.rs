@@ -21,3 +21,6 @@ pub use state::SnapshotState;
 pub fn unix_secs() -> u64 {
     crate::shard::unix_ms() / 1000
 }
+
+#[cfg(test)]
+mod tests;
