@@ -245,3 +245,53 @@ fn damaged_snapshots_are_refused_and_checked() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn info_field(client: &mut Client, name: &str) -> String {
+    let info = client.call(&["INFO", "persistence"]).text();
+    info.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name}:")))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn save_points_trigger_a_background_save_and_info_reports_it() {
+    let dir = temp_dir("savepoints");
+    let server = kevy_in(&dir, 2, &["--save", "1 3"]);
+    let mut client = Client::connect(server.port);
+    assert_eq!(info_field(&mut client, "rdb_saves"), "0");
+    for i in 0..5 {
+        ok(&mut client, &["SET", &format!("k{i}"), "v"]);
+    }
+    assert_eq!(info_field(&mut client, "rdb_changes_since_last_save"), "5");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while info_field(&mut client, "rdb_saves") == "0" {
+        assert!(Instant::now() < deadline, "the save point never fired");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(info_field(&mut client, "rdb_changes_since_last_save"), "0");
+    assert_eq!(info_field(&mut client, "rdb_last_bgsave_status"), "ok");
+    assert!(dir.join("dump.rdb").exists());
+    stop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(feature = "zstd")]
+#[test]
+fn zstd_snapshots_restart_and_record_their_codec() {
+    let dir = temp_dir("zstd");
+    let server = kevy_in(&dir, 2, &["--snapshot-compression", "zstd"]);
+    let mut client = Client::connect(server.port);
+    populate(&mut client, 20);
+    let before = contents(&mut client);
+    ok(&mut client, &["SAVE"]);
+    stop(server);
+    let (sound, report) = run_kevy(&dir, &["check-snapshot", "dump.rdb"]);
+    assert!(sound && report.contains("zstd"), "{report}");
+    // The file names its codec: a server configured for none reads it.
+    let server = kevy_in(&dir, 3, &[]);
+    let mut client = Client::connect(server.port);
+    assert_eq!(contents(&mut client), before);
+    stop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

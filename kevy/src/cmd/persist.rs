@@ -13,8 +13,9 @@ use std::sync::atomic::Ordering;
 
 use super::{CommandSpec, ExecCtx, Gather, Handler, KeySpec, Route};
 use crate::config::Config;
+use crate::persist::autosave::start_background_part;
 use crate::persist::load::ValueLimits;
-use crate::persist::save::{freeze, write_frozen, write_keyspace};
+use crate::persist::save::write_keyspace;
 use crate::persist::startup::snapshot_path;
 use crate::persist::state::SaveTarget;
 use crate::resp::Argv;
@@ -83,7 +84,8 @@ pub fn configured_codec(config: &Config) -> Codec {
     }
 }
 
-fn target(config: &Config, background: bool) -> SaveTarget {
+/// Where and how a save of this configuration writes.
+pub fn save_target(config: &Config, background: bool) -> SaveTarget {
     SaveTarget {
         target: snapshot_path(config),
         codec: configured_codec(config),
@@ -96,7 +98,7 @@ fn save(ctx: &mut ExecCtx, _argv: Argv) {
     let generation = state.ticket();
     let keyspace = &*ctx.keyspace;
     let now = ctx.now_ms;
-    match state.contribute(generation, &target(ctx.config, false), |writer| {
+    match state.contribute(generation, &save_target(ctx.config, false), |writer| {
         write_keyspace(writer, keyspace, now)
     }) {
         Ok(()) => ctx.reply.ok(),
@@ -110,24 +112,10 @@ fn bgsave(ctx: &mut ExecCtx, argv: Argv) {
         2 if argv.get(1).eq_ignore_ascii_case(b"schedule") => true,
         _ => return ctx.reply.error(SYNTAX),
     };
-    let state = ctx.config.snapshots.clone();
-    let generation = state.ticket();
-    let frozen = freeze(ctx.keyspace, ctx.now_ms);
-    let target = target(ctx.config, true);
-    let shared = state.shared();
-    let already = shared.bgsave_running.fetch_add(1, Ordering::SeqCst) > 0;
-    let worker = state.clone();
-    let spawned = std::thread::Builder::new()
-        .name("kevy-bgsave".into())
-        .spawn(move || {
-            let _ = worker.contribute(generation, &target, |writer| write_frozen(writer, &frozen));
-            worker
-                .shared()
-                .bgsave_running
-                .fetch_sub(1, Ordering::SeqCst);
-        });
-    if let Err(err) = spawned {
-        shared.bgsave_running.fetch_sub(1, Ordering::SeqCst);
+    let state = &ctx.config.snapshots;
+    let already = state.shared().bgsave_running.load(Ordering::SeqCst) > 0;
+    let target = save_target(ctx.config, true);
+    if let Err(err) = start_background_part(state, ctx.keyspace, target, ctx.now_ms) {
         return ctx
             .reply
             .error(&format!("ERR Can't start a background save: {err}"));

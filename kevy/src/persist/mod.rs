@@ -10,6 +10,7 @@
 //! file once and routes each key to the keyspace of the shard that owns
 //! its slot, so the shard count may differ from the one that saved.
 
+pub mod autosave;
 pub mod load;
 pub mod save;
 pub mod startup;

@@ -58,6 +58,10 @@ pub fn load_at_start(
         )
     })?;
     state.last_save.store(super::unix_secs(), Ordering::Relaxed);
+    state.loaded_keys.store(report.keys, Ordering::Relaxed);
+    state
+        .loaded_expired
+        .store(report.expired_skipped, Ordering::Relaxed);
     log::info!(
         "DB loaded from disk: {:.3} seconds ({} keys, {} expired keys skipped)",
         started.elapsed().as_secs_f64(),

@@ -36,7 +36,6 @@ impl std::fmt::Debug for SnapshotState {
     }
 }
 
-#[derive(Default)]
 pub struct SharedState {
     /// Shards that contribute to each file; set when the server starts.
     pub shards: AtomicUsize,
@@ -45,14 +44,45 @@ pub struct SharedState {
     pub last_bgsave_ok: AtomicBool,
     /// Shards whose background part is still being written.
     pub bgsave_running: AtomicUsize,
-    /// Writes since the last successful save (`rdb_changes_since_last_save`).
-    pub changes: AtomicU64,
-    /// Writes counted when the running save started, subtracted on success.
-    changes_at_start: AtomicU64,
-    pub last_bgsave_secs: AtomicU64,
+    /// Each shard's applied writes, as last published by its tick.
+    shard_writes: Mutex<Vec<u64>>,
+    /// Total writes when the oldest open save started.
+    writes_at_start: AtomicU64,
+    /// Total writes covered by the last successful save.
+    writes_at_save: AtomicU64,
+    /// Background saves asked for by save points (served by every shard).
+    pub save_requests: AtomicU64,
+    /// Successful saves since start (`rdb_saves`).
+    pub saves: AtomicU64,
+    /// Duration of the last background save (-1: none yet).
+    pub last_bgsave_secs: std::sync::atomic::AtomicI64,
     /// Set while the snapshot is loaded at start.
     pub loading: AtomicBool,
+    /// Keys loaded and expired keys skipped by the load at start.
+    pub loaded_keys: AtomicU64,
+    pub loaded_expired: AtomicU64,
     jobs: Mutex<Jobs>,
+}
+
+impl Default for SharedState {
+    fn default() -> Self {
+        SharedState {
+            shards: AtomicUsize::new(0),
+            last_save: AtomicU64::new(super::unix_secs()),
+            last_bgsave_ok: AtomicBool::new(true),
+            bgsave_running: AtomicUsize::new(0),
+            shard_writes: Mutex::new(Vec::new()),
+            writes_at_start: AtomicU64::new(0),
+            writes_at_save: AtomicU64::new(0),
+            save_requests: AtomicU64::new(0),
+            saves: AtomicU64::new(0),
+            last_bgsave_secs: std::sync::atomic::AtomicI64::new(-1),
+            loading: AtomicBool::new(false),
+            loaded_keys: AtomicU64::new(0),
+            loaded_expired: AtomicU64::new(0),
+            jobs: Mutex::new(Jobs::default()),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -85,6 +115,34 @@ pub struct SaveTarget {
     pub target: PathBuf,
     pub codec: Codec,
     pub background: bool,
+}
+
+impl SharedState {
+    /// Records the applied writes of `shard` (from its tick).
+    pub fn publish_writes(&self, shard: usize, writes: u64) {
+        let mut all = self.shard_writes.lock().unwrap_or_else(|p| p.into_inner());
+        if all.len() <= shard {
+            all.resize(shard + 1, 0);
+        }
+        all[shard] = writes;
+    }
+
+    /// Applied writes over all shards, as last published.
+    pub fn total_writes(&self) -> u64 {
+        let all = self.shard_writes.lock().unwrap_or_else(|p| p.into_inner());
+        all.iter().sum()
+    }
+
+    /// Applied writes (over all shards) the last successful save covers.
+    pub fn writes_at_save(&self) -> u64 {
+        self.writes_at_save.load(Ordering::Relaxed)
+    }
+
+    /// Writes not covered by the last successful save.
+    pub fn changes_since_save(&self) -> u64 {
+        self.total_writes()
+            .saturating_sub(self.writes_at_save.load(Ordering::Relaxed))
+    }
 }
 
 impl SnapshotState {
@@ -124,8 +182,8 @@ impl SnapshotState {
             let made = jobs.first + jobs.open.len() as u64;
             if jobs.open.is_empty() {
                 shared
-                    .changes_at_start
-                    .store(shared.changes.load(Ordering::Relaxed), Ordering::Relaxed);
+                    .writes_at_start
+                    .store(shared.total_writes(), Ordering::Relaxed);
             }
             jobs.open.push_back(Some(Job::open(target, made)));
         }
@@ -161,18 +219,14 @@ impl SnapshotState {
         if ok {
             let now = super::unix_secs();
             shared.last_save.store(now, Ordering::Relaxed);
-            let before = shared.changes_at_start.load(Ordering::Relaxed);
-            let _ = shared
-                .changes
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
-                    Some(c.saturating_sub(before))
-                });
+            shared.saves.fetch_add(1, Ordering::Relaxed);
+            let covered = shared.writes_at_start.load(Ordering::Relaxed);
+            shared.writes_at_save.store(covered, Ordering::Relaxed);
         }
         if background {
             shared.last_bgsave_ok.store(ok, Ordering::Relaxed);
-            shared
-                .last_bgsave_secs
-                .store(started.elapsed().as_secs(), Ordering::Relaxed);
+            let secs = i64::try_from(started.elapsed().as_secs()).unwrap_or(i64::MAX);
+            shared.last_bgsave_secs.store(secs, Ordering::Relaxed);
         }
         match &result {
             Ok(()) => log::info!("DB saved on disk"),
