@@ -62,6 +62,10 @@ pub struct SharedState {
     pub loaded_keys: AtomicU64,
     pub loaded_expired: AtomicU64,
     jobs: Mutex<Jobs>,
+    /// One past the newest generation renamed into place: an older save
+    /// that completes later (a background part still writing when a newer
+    /// `SAVE` finished) must not replace the newer file.
+    renamed: Mutex<u64>,
 }
 
 impl Default for SharedState {
@@ -81,6 +85,7 @@ impl Default for SharedState {
             loaded_keys: AtomicU64::new(0),
             loaded_expired: AtomicU64::new(0),
             jobs: Mutex::new(Jobs::default()),
+            renamed: Mutex::new(0),
         }
     }
 }
@@ -102,6 +107,7 @@ pub struct Job {
     error: Option<String>,
     started: Instant,
     background: bool,
+    generation: u64,
 }
 
 thread_local! {
@@ -214,7 +220,7 @@ impl SnapshotState {
         drop(jobs);
         let background = job.background;
         let started = job.started;
-        let result = job.finish();
+        let result = job.finish(&shared.renamed);
         let ok = result.is_ok();
         if ok {
             let now = super::unix_secs();
@@ -252,6 +258,7 @@ impl Job {
             error: None,
             started: Instant::now(),
             background: target.background,
+            generation,
         };
         match File::create(&temp) {
             Ok(file) => {
@@ -280,11 +287,13 @@ impl Job {
     }
 
     /// Trailer, flush, fsync, rename, directory fsync.
-    fn finish(self) -> Result<(), String> {
+    fn finish(self, renamed: &Mutex<u64>) -> Result<(), String> {
         let outcome = match (self.error, self.writer) {
             (Some(err), _) => Err(err),
             (None, None) => Err("snapshot writer missing".to_string()),
-            (None, Some(writer)) => finish_file(writer, &self.temp, &self.target),
+            (None, Some(writer)) => {
+                finish_file(writer, &self.temp, &self.target, self.generation, renamed)
+            }
         };
         if outcome.is_err() {
             let _ = std::fs::remove_file(&self.temp);
@@ -293,12 +302,25 @@ impl Job {
     }
 }
 
-fn finish_file(writer: FileWriter, temp: &Path, target: &Path) -> Result<(), String> {
+fn finish_file(
+    writer: FileWriter,
+    temp: &Path,
+    target: &Path,
+    generation: u64,
+    renamed: &Mutex<u64>,
+) -> Result<(), String> {
     let (buffered, _) = writer.finish().map_err(|e| e.to_string())?;
     let file = buffered.into_inner().map_err(|e| e.error().to_string())?;
     file.sync_all()
         .map_err(|e| format!("fsync {}: {e}", temp.display()))?;
     drop(file);
+    let mut newest = renamed.lock().unwrap_or_else(|p| p.into_inner());
+    if generation < *newest {
+        // A newer snapshot is already in place: this one is older data.
+        let _ = std::fs::remove_file(temp);
+        return Ok(());
+    }
+    *newest = generation + 1;
     std::fs::rename(temp, target).map_err(|e| {
         format!(
             "Error moving temp DB file {} on the final destination {}: {e}",
