@@ -14,6 +14,7 @@ pub mod config;
 pub mod glob;
 pub mod keyspace;
 pub mod logging;
+pub mod persist;
 pub mod random;
 pub mod resp;
 pub mod server;

@@ -139,7 +139,8 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
         options.transports.iter().map(|t| Some(*t)).collect()
     };
     for backend in backends {
-        let mut args = vec!["--threads", threads.as_str()];
+        // No snapshots during a run, as for redis-server.
+        let mut args = vec!["--threads", threads.as_str(), "--save", ""];
         if let Some(backend) = backend {
             args.extend(["--transport", backend]);
         }

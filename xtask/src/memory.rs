@@ -134,7 +134,7 @@ pub fn run(options: &MemoryOptions) -> Result<(), String> {
     let kevy = workspace::target_dir().join("release").join("kevy");
     println!(
         "{} keys per kind; a fresh redis-server (--save '' --appendonly no) and kevy \
-         (--threads {KEVY_THREADS}) for every kind",
+         (--threads {KEVY_THREADS} --save '') for every kind",
         options.keys
     );
 
@@ -160,7 +160,7 @@ pub fn run(options: &MemoryOptions) -> Result<(), String> {
         let on_kevy = measure_fresh(
             "kevy",
             &kevy,
-            &["--threads", KEVY_THREADS],
+            &["--threads", KEVY_THREADS, "--save", ""],
             kind,
             options.keys,
         );

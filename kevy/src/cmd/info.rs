@@ -99,12 +99,14 @@ struct Facts {
     maxmemory: u64,
     maxmemory_policy: String,
     config_file: String,
+    snapshots: crate::persist::SnapshotState,
 }
 
 fn info(ctx: &mut ConnCtx, argv: Argv) {
     let sections = wanted_sections(argv);
     let config = &ctx.core.config;
     let facts = Facts {
+        snapshots: config.snapshots.clone(),
         shared: ctx.core.shared.clone(),
         hz: config.hz,
         maxclients: config.maxclients,
@@ -224,6 +226,7 @@ mod tests {
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
             config_file: String::new(),
+            snapshots: Default::default(),
         };
         let mut stats = ShardStats {
             keyspace: vec![(0, 0), (3, 1)],

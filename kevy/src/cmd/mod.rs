@@ -30,6 +30,7 @@ mod list;
 mod model_tests;
 mod multi;
 mod numkeys;
+pub mod persist;
 mod pubsub;
 mod server;
 mod set;

@@ -27,6 +27,7 @@ pub static COMMANDS: &[&[CommandSpec]] = &[
     super::blocking::COMMANDS,
     super::pubsub::COMMANDS,
     super::multi::COMMANDS,
+    super::persist::COMMANDS,
 ];
 
 /// Longest command name we look up (longer names cannot exist).

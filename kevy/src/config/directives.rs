@@ -132,6 +132,13 @@ pub(super) static DIRECTIVES: &[Directive] = &[
     d("protected-mode", Kind::Bool, "yes", true),
     d("save", Kind::Save, "3600 1 300 100 60 10000", true),
     d("appendonly", Kind::Bool, "no", true),
+    // kevy's own: the codec of snapshot blocks (zstd needs the feature).
+    d(
+        "snapshot-compression",
+        Kind::OneOf(&["none", "zstd"]),
+        "none",
+        true,
+    ),
     d(
         "appendfsync",
         Kind::OneOf(&["always", "everysec", "no"]),

@@ -85,6 +85,8 @@ pub struct Config {
     pub notify_keyspace_events: u32,
     /// Where the configuration was read from, for `INFO server`.
     pub config_file: Option<PathBuf>,
+    /// Snapshot state shared by every shard's copy of the configuration.
+    pub snapshots: crate::persist::SnapshotState,
 }
 
 impl Default for Config {
@@ -105,6 +107,7 @@ impl Default for Config {
             atomic_multikey: true,
             notify_keyspace_events: 0,
             config_file: None,
+            snapshots: Default::default(),
         };
         for directive in DIRECTIVES {
             config

@@ -52,6 +52,9 @@ pub enum ServerError {
     Tls(#[from] kevy_transport::tls::TlsError),
     #[error("no transport is compiled in")]
     NoTransport,
+    /// The snapshot at start could not be loaded (names file and offset).
+    #[error("{0}")]
+    Snapshot(String),
     #[error("invalid configuration '{name}': {source}")]
     Config {
         name: String,
@@ -158,6 +161,14 @@ impl Server {
         drop(reservations);
         let doorbells: Arc<[Doorbell]> = loops.iter().map(|l| Doorbell::new(l.waker())).collect();
         let meshes = build_mesh(doorbells.clone());
+        let mut loaded = crate::persist::startup::load_at_start(
+            &self.config,
+            shards,
+            crate::cmd::persist::value_limits(&self.config),
+        )
+        .map_err(ServerError::Snapshot)?
+        .into_iter();
+        (self.config.snapshots.shared().shards).store(shards, Ordering::SeqCst);
         let shared = Arc::new(ServerShared::new(shards, port));
         let mut threads = Vec::with_capacity(shards);
         let pin_cores = self.config.get("pin-cores") == Some("yes");
@@ -165,13 +176,17 @@ impl Server {
             let shared = shared.clone();
             let config = self.config.clone();
             let tls = tls_config.clone().map(|c| (c, tls_addrs.clone()));
+            let keyspace = loaded.next();
             let handle = std::thread::Builder::new()
                 .name(format!("kevy-shard-{id}"))
                 .spawn(move || {
                     if pin_cores {
                         affinity::pin_to_core(id);
                     }
-                    let core = ShardCore::new(id, shared.clone(), config, mesh);
+                    let mut core = ShardCore::new(id, shared.clone(), config, mesh);
+                    if let Some(keyspace) = keyspace {
+                        core.keyspace = keyspace;
+                    }
                     if let Err(err) = tls::run_shard(shard_loop, core, tls) {
                         log::error!("Shard {id} stopped: {err}");
                         shared.shutdown.store(true, Ordering::SeqCst);

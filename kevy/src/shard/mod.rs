@@ -469,6 +469,8 @@ impl ShardHandler for ShardCore {
     }
 
     fn on_tick(&mut self, _now: Instant) {
+        let now_ms = unix_ms();
+        crate::persist::autosave::tick(self.id, &self.keyspace, &self.stats, &self.config, now_ms);
         self.active_expire();
         self.close_idle_clients();
         self.blocking_tick();

@@ -193,11 +193,15 @@ pub fn spawn_kevy(mut command: Command) -> (Child, u16) {
     (child, port)
 }
 
+/// Starts kevy with `shards` shards, no save points, in a directory of
+/// this test process's own (so no snapshot left by anyone is loaded).
 pub fn kevy(shards: usize) -> ServerProcess {
+    let dir = std::env::temp_dir().join(format!("kevy-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("the temp dir is writable");
     let mut command = Command::new(env!("CARGO_BIN_EXE_kevy"));
     command
-        .args(["--threads", &shards.to_string()])
-        .current_dir(std::env::temp_dir());
+        .args(["--threads", &shards.to_string(), "--save", ""])
+        .current_dir(dir);
     let (child, port) = spawn_kevy(command);
     ServerProcess { child, port }
 }

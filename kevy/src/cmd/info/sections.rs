@@ -155,7 +155,8 @@ fn changes(stats: &ShardStats) -> u64 {
 
 pub(super) fn persistence_section(lines: &mut Lines, facts: &Facts, stats: &ShardStats) {
     lines.title("Persistence");
-    lines.field("loading", 0);
+    let snap = facts.snapshots.shared();
+    lines.field("loading", u8::from(snap.loading.load(Ordering::Relaxed)));
     lines.field("async_loading", 0);
     lines.field("current_cow_peak", 0);
     lines.field("current_cow_size", 0);
@@ -163,16 +164,34 @@ pub(super) fn persistence_section(lines: &mut Lines, facts: &Facts, stats: &Shar
     lines.field("current_fork_perc", "0.00");
     lines.field("current_save_keys_processed", 0);
     lines.field("current_save_keys_total", 0);
-    lines.field("rdb_changes_since_last_save", changes(stats));
-    lines.field("rdb_bgsave_in_progress", 0);
-    lines.field("rdb_last_save_time", facts.shared.started_unix_ms / 1000);
-    lines.field("rdb_last_bgsave_status", "ok");
-    lines.field("rdb_last_bgsave_time_sec", -1);
+    let saved_writes = snap.writes_at_save();
+    lines.field(
+        "rdb_changes_since_last_save",
+        changes(stats).saturating_sub(saved_writes),
+    );
+    let running = snap.bgsave_running.load(Ordering::Relaxed) > 0;
+    lines.field("rdb_bgsave_in_progress", u8::from(running));
+    lines.field("rdb_last_save_time", snap.last_save.load(Ordering::Relaxed));
+    let bgsave_ok = snap.last_bgsave_ok.load(Ordering::Relaxed);
+    lines.field(
+        "rdb_last_bgsave_status",
+        if bgsave_ok { "ok" } else { "err" },
+    );
+    lines.field(
+        "rdb_last_bgsave_time_sec",
+        snap.last_bgsave_secs.load(Ordering::Relaxed),
+    );
     lines.field("rdb_current_bgsave_time_sec", -1);
-    lines.field("rdb_saves", 0);
+    lines.field("rdb_saves", snap.saves.load(Ordering::Relaxed));
     lines.field("rdb_last_cow_size", 0);
-    lines.field("rdb_last_load_keys_expired", 0);
-    lines.field("rdb_last_load_keys_loaded", 0);
+    lines.field(
+        "rdb_last_load_keys_expired",
+        snap.loaded_expired.load(Ordering::Relaxed),
+    );
+    lines.field(
+        "rdb_last_load_keys_loaded",
+        snap.loaded_keys.load(Ordering::Relaxed),
+    );
     lines.field("aof_enabled", 0);
     lines.field("aof_rewrite_in_progress", 0);
     lines.field("aof_rewrite_scheduled", 0);
