@@ -7,71 +7,20 @@
 //!   too long) while another keeps receiving;
 //! - an ignored measurement of `PUBLISH` fan-out, kevy beside redis-server.
 
+#[path = "support/quiet_conn.rs"]
+mod quiet_conn;
 mod support;
 
-use std::io::{ErrorKind, Read, Write};
+use quiet_conn::{encode, Raw};
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use support::ServerProcess;
 
-fn encode(args: &[&str]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for arg in args {
-        out.extend_from_slice(format!("${}\r\n{arg}\r\n", arg.len()).as_bytes());
-    }
-    out
-}
-
-/// A raw connection: bytes in, bytes out, nothing interpreted.
-struct Raw {
-    stream: TcpStream,
-}
-
-impl Raw {
-    fn connect(port: u16) -> Raw {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream.set_nodelay(true).expect("nodelay");
-        Raw { stream }
-    }
-
-    fn send(&mut self, args: &[&str]) {
-        self.stream.write_all(&encode(args)).expect("write");
-    }
-
-    /// Everything received until the connection stays quiet for `quiet`.
-    fn drain(&mut self, quiet: Duration) -> Vec<u8> {
-        self.stream
-            .set_read_timeout(Some(quiet))
-            .expect("read timeout");
-        let mut out = Vec::new();
-        let mut chunk = [0u8; 65536];
-        loop {
-            match self.stream.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => out.extend_from_slice(&chunk[..n]),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
-                Err(_) => break,
-            }
-        }
-        out
-    }
-}
-
 fn redis_server() -> Option<ServerProcess> {
-    let found = std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| dir.join("redis-server").is_file())
-    });
-    if !found {
-        eprintln!(
-            "\n!!! redis-server is not installed: the Pub/Sub differential tests are SKIPPED.\n"
-        );
-        return None;
-    }
-    Some(support::start(
-        "redis-server",
-        &["--save", "", "--appendonly", "no"],
-    ))
+    support::redis_server_or_skip("the Pub/Sub comparisons are")
 }
 
 fn kevy(threads: usize) -> ServerProcess {

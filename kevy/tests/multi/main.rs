@@ -227,18 +227,7 @@ fn run_scenario(port: u16, steps: &[&str]) -> Vec<String> {
 }
 
 pub(crate) fn redis_server() -> Option<support::ServerProcess> {
-    let found = std::process::Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .is_ok();
-    if !found {
-        eprintln!("redis-server is not installed: transaction scenarios not compared");
-        return None;
-    }
-    Some(support::start(
-        "redis-server",
-        &["--save", "", "--appendonly", "no"],
-    ))
+    support::redis_server_or_skip("the transaction scenarios are")
 }
 
 fn flush(port: u16) {
@@ -252,21 +241,8 @@ fn watch_scenarios_same_bytes_as_redis() {
     let Some(redis) = redis_server() else {
         return;
     };
-    let kevy_one = support::kevy(1);
-    let kevy_four = support::kevy(4);
-    let mut failures = Vec::new();
-    for steps in SCENARIOS {
-        flush(redis.port);
-        let expected = run_scenario(redis.port, steps);
-        for (server, name) in [(&kevy_one, "1 shard"), (&kevy_four, "4 shards")] {
-            flush(server.port);
-            let got = run_scenario(server.port, steps);
-            if got != expected {
-                failures.push(format!(
-                    "{name}: {steps:?}\n  redis: {expected:?}\n  kevy:  {got:?}"
-                ));
-            }
-        }
-    }
+    let failures = support::differences_from_redis(&redis, SCENARIOS, flush, |port, steps| {
+        run_scenario(port, steps)
+    });
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -205,3 +205,44 @@ pub fn kevy(shards: usize) -> ServerProcess {
     let (child, port) = spawn_kevy(command);
     ServerProcess { child, port }
 }
+
+/// A redis-server to compare with, or None (with a loud message naming the
+/// comparison that is skipped) when it is not installed.
+pub fn redis_server_or_skip(what: &str) -> Option<ServerProcess> {
+    let found = Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !found {
+        eprintln!("\n!!! redis-server is not installed: {what} SKIPPED.\n");
+        return None;
+    }
+    Some(start("redis-server", &["--save", "", "--appendonly", "no"]))
+}
+
+/// Runs every scenario on redis-server and on kevy with 1 and 4 shards
+/// (each server flushed first) and lists where kevy's result differs.
+pub fn differences_from_redis<S: std::fmt::Debug, R: PartialEq + std::fmt::Debug>(
+    redis: &ServerProcess,
+    scenarios: &[S],
+    flush: impl Fn(u16),
+    run: impl Fn(u16, &S) -> R,
+) -> Vec<String> {
+    let kevy_one = kevy(1);
+    let kevy_four = kevy(4);
+    let mut failures = Vec::new();
+    for scenario in scenarios {
+        flush(redis.port);
+        let expected = run(redis.port, scenario);
+        for (server, name) in [(&kevy_one, "1 shard"), (&kevy_four, "4 shards")] {
+            flush(server.port);
+            let got = run(server.port, scenario);
+            if got != expected {
+                failures.push(format!(
+                    "{name}: {scenario:?}\n  redis: {expected:?}\n  kevy:  {got:?}"
+                ));
+            }
+        }
+    }
+    failures
+}
