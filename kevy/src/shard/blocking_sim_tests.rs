@@ -12,23 +12,13 @@
 //! `blocked_clients` match exactly the consumers still blocked.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
-use kevy_transport::{ShardHandler, Waker};
+use kevy_transport::ShardHandler;
 
-use super::mesh::{build_mesh, Doorbell};
-use super::{ServerShared, ShardCore};
-use crate::config::Config;
+use super::sim_tests::{accept, clear_events, meshed_cores, take_replies};
+use super::ShardCore;
 use crate::random::SplitMix64;
-use crate::shard::gather_value_end;
-
-struct NoWaker;
-
-impl Waker for NoWaker {
-    fn wake(&self) {}
-}
 
 struct Client {
     shard: usize,
@@ -62,15 +52,8 @@ fn words(text: &str) -> Vec<String> {
 
 impl Sim {
     fn new(seed: u64) -> Sim {
-        let doorbells: Arc<[Doorbell]> = (0..4).map(|_| Doorbell::new(Arc::new(NoWaker))).collect();
-        let shared = Arc::new(ServerShared::new(4, 0));
-        let cores = build_mesh(doorbells)
-            .into_iter()
-            .enumerate()
-            .map(|(id, mesh)| ShardCore::new(id, shared.clone(), Config::default(), mesh))
-            .collect();
         Sim {
-            cores,
+            cores: meshed_cores(4),
             clients: Vec::new(),
             rng: SplitMix64::new(seed),
         }
@@ -79,8 +62,7 @@ impl Sim {
     fn add_client(&mut self, script: Vec<Vec<String>>, leave_after: Option<usize>) -> usize {
         let shard = self.rng.below(self.cores.len());
         let conn = self.clients.iter().filter(|c| c.shard == shard).count();
-        let addr: SocketAddr = "127.0.0.1:1".parse().expect("literal address");
-        self.cores[shard].on_accept(conn, addr, addr);
+        accept(&mut self.cores[shard], conn);
         self.clients.push(Client {
             shard,
             conn,
@@ -97,17 +79,9 @@ impl Sim {
     fn collect_output(&mut self) {
         for client in &mut self.clients {
             let core = &mut self.cores[client.shard];
-            let out = core.pending_output(client.conn).to_vec();
-            core.consume_output(client.conn, out.len());
-            client.received.extend(out);
-            while let Some(end) = gather_value_end(&client.received, 0) {
-                client.replies.push(client.received.drain(..end).collect());
-            }
+            take_replies(core, client.conn, &mut client.received, &mut client.replies);
         }
-        for core in &mut self.cores {
-            let (mut dirty, mut closing) = (Vec::new(), Vec::new());
-            core.take_events(&mut dirty, &mut closing);
-        }
+        clear_events(&mut self.cores);
     }
 
     fn step(&mut self) -> bool {

@@ -26,6 +26,51 @@ impl Waker for NoWaker {
     fn wake(&self) {}
 }
 
+/// `shards` shard cores wired by the real mesh, never woken (the scheduler
+/// drains their inboxes itself).
+pub(super) fn meshed_cores(shards: usize) -> Vec<ShardCore> {
+    let doorbells: Arc<[Doorbell]> = (0..shards)
+        .map(|_| Doorbell::new(Arc::new(NoWaker)))
+        .collect();
+    let shared = Arc::new(ServerShared::new(shards, 0));
+    build_mesh(doorbells)
+        .into_iter()
+        .enumerate()
+        .map(|(id, mesh)| ShardCore::new(id, shared.clone(), Config::default(), mesh))
+        .collect()
+}
+
+/// Accepts connection `conn` on `core` (from a dummy address).
+pub(super) fn accept(core: &mut ShardCore, conn: usize) {
+    let addr: SocketAddr = "127.0.0.1:1".parse().expect("literal address");
+    core.on_accept(conn, addr, addr);
+}
+
+/// Moves what `core` wrote for `conn` into `received`, splitting complete
+/// replies off into `replies`.
+pub(super) fn take_replies(
+    core: &mut ShardCore,
+    conn: usize,
+    received: &mut Vec<u8>,
+    replies: &mut Vec<Vec<u8>>,
+) {
+    let out = core.pending_output(conn).to_vec();
+    core.consume_output(conn, out.len());
+    received.extend(out);
+    while let Some(end) = gather_value_end(received, 0) {
+        replies.push(received.drain(..end).collect());
+    }
+}
+
+/// Empties every core's dirty and closing lists (the simulation reads the
+/// output itself).
+pub(super) fn clear_events(cores: &mut [ShardCore]) {
+    for core in cores {
+        let (mut dirty, mut closing) = (Vec::new(), Vec::new());
+        core.take_events(&mut dirty, &mut closing);
+    }
+}
+
 pub(super) struct SimClient {
     shard: usize,
     conn: usize,
@@ -57,17 +102,8 @@ pub(super) fn cmd(parts: &[&str]) -> Vec<Vec<u8>> {
 
 impl Sim {
     pub(super) fn new(shards: usize, seed: u64) -> Sim {
-        let doorbells: Arc<[Doorbell]> = (0..shards)
-            .map(|_| Doorbell::new(Arc::new(NoWaker)))
-            .collect();
-        let shared = Arc::new(ServerShared::new(shards, 0));
-        let cores = build_mesh(doorbells)
-            .into_iter()
-            .enumerate()
-            .map(|(id, mesh)| ShardCore::new(id, shared.clone(), Config::default(), mesh))
-            .collect();
         Sim {
-            cores,
+            cores: meshed_cores(shards),
             clients: Vec::new(),
             rng: SplitMix64::new(seed),
         }
@@ -76,8 +112,7 @@ impl Sim {
     pub(super) fn add_client(&mut self, script: Vec<Vec<Vec<u8>>>) {
         let shard = self.rng.below(self.cores.len());
         let conn = self.clients.iter().filter(|c| c.shard == shard).count();
-        let addr: SocketAddr = "127.0.0.1:1".parse().expect("literal address");
-        self.cores[shard].on_accept(conn, addr, addr);
+        accept(&mut self.cores[shard], conn);
         self.clients.push(SimClient {
             shard,
             conn,
@@ -92,17 +127,9 @@ impl Sim {
     fn collect_output(&mut self) {
         for client in &mut self.clients {
             let core = &mut self.cores[client.shard];
-            let out = core.pending_output(client.conn).to_vec();
-            core.consume_output(client.conn, out.len());
-            client.received.extend(out);
-            while let Some(end) = gather_value_end(&client.received, 0) {
-                client.replies.push(client.received.drain(..end).collect());
-            }
+            take_replies(core, client.conn, &mut client.received, &mut client.replies);
         }
-        for core in &mut self.cores {
-            let (mut dirty, mut closing) = (Vec::new(), Vec::new());
-            core.take_events(&mut dirty, &mut closing);
-        }
+        clear_events(&mut self.cores);
     }
 
     /// One scheduling step; false when nothing is left to do.
