@@ -52,6 +52,12 @@ pub enum TxOp {
         db: usize,
         key: Key,
     },
+    /// Marks a key modified in place (a watched key's version moves) when
+    /// the command rewrote it with the value it had.
+    Touch {
+        db: usize,
+        key: Key,
+    },
     /// Checks (and releases) a transaction's watched key under the lock.
     CheckWatch(WatchStamp),
 }

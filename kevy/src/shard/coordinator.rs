@@ -105,6 +105,8 @@ impl ShardCore {
             reply = self.run_multi_on_scratch(index, &run, &mut scratch);
         } else if let Some(Handler::Key(handler)) = lookup(argv.argv().get(0)).map(|s| s.handler) {
             let coordination = &self.coordinations[index];
+            let events = self.scratch_events_before(&mut scratch, coordination.db, argv.argv());
+            let coordination = &self.coordinations[index];
             let mut ctx = ExecCtx {
                 keyspace: &mut scratch,
                 db_index: coordination.db,
@@ -118,9 +120,12 @@ impl ShardCore {
             };
             handler(&mut ctx, argv.argv());
             self.effects.clear();
+            self.scratch_events_after(&mut scratch, argv.argv(), events, &reply);
         }
         let coordination = &mut self.coordinations[index];
-        let writes = coordination.writes(&mut scratch, now_ms);
+        let mut writes = coordination.writes(&mut scratch, now_ms);
+        self.hold_coordinated_events(index, &mut writes);
+        let coordination = &mut self.coordinations[index];
         coordination.reply = reply;
         coordination.finishing = coordination.shards.len();
         let tx = coordination.tx;
@@ -178,6 +183,10 @@ impl ShardCore {
                     self.keyspace.db(db).delete(&key, now);
                     TxOut::Done
                 }
+                TxOp::Touch { db, key } => {
+                    self.watches.touch(db, key.as_bytes());
+                    TxOut::Done
+                }
                 TxOp::CheckWatch(stamp) => {
                     let changed = self.watch_changed(&stamp);
                     self.watch_release(&[(stamp.db, stamp.key)]);
@@ -188,6 +197,8 @@ impl ShardCore {
         if let Some(recorded) = recorded {
             self.record_coordinated_writes(recorded);
         }
+        // Keys the copies found expired raise their events now.
+        self.record_expired_keys();
         results
     }
 
@@ -215,6 +226,7 @@ impl ShardCore {
             return;
         }
         let done = self.coordinations.swap_remove(index);
+        self.publish_coordinated_events(done.tx);
         if done.conn == super::blocking::SERVE_CONN {
             self.blocking_move_served(done.client_id, done.reply);
             return;

@@ -302,6 +302,7 @@ impl ShardCore {
                     return;
                 };
                 let clock = self.clock();
+                let (events, start) = (self.scratch_events_before(keyspace, db, argv), out.len());
                 let mut ctx = ExecCtx {
                     keyspace,
                     db_index: db,
@@ -316,6 +317,7 @@ impl ShardCore {
                 handler(&mut ctx, argv);
                 // The coordination records the differences, not the commands.
                 self.effects.clear();
+                self.scratch_events_after(keyspace, argv, events, &out[start..]);
             }
         }
     }

@@ -112,6 +112,9 @@ pub struct PubSub {
     patterns: HashMap<Vec<u8>, Vec<ConnId>>,
     shard_channels: HashMap<Vec<u8>, Vec<ConnId>>,
     by_conn: HashMap<ConnId, ConnSubs>,
+    /// Keyspace events of coordinated commands, published once their
+    /// writes are applied.
+    pub(crate) key_events: super::keyspace_events::coordinated::CoordinatedEvents,
 }
 
 impl PubSub {
