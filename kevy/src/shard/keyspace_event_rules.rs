@@ -241,7 +241,7 @@ fn store_event(name: &str) -> &'static str {
 }
 
 /// Whether a command may raise events at all.
-pub(super) fn may_raise_events(spec: &CommandSpec) -> bool {
+pub(crate) fn may_raise_events(spec: &CommandSpec) -> bool {
     rule(spec.name).is_some()
 }
 
