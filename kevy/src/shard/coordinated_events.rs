@@ -103,13 +103,19 @@ impl ShardCore {
         self.pubsub.key_events.held.push((tx, events));
     }
 
-    /// Every shard applied the writes of `tx`: its events go out.
+    /// Every shard applied the writes of `tx`: its events go out (held in
+    /// several parts when a transaction ran in steps, in order).
     pub(in crate::shard) fn publish_coordinated_events(&mut self, tx: TxId) {
         let held = &mut self.pubsub.key_events.held;
-        let Some(at) = held.iter().position(|(t, _)| *t == tx) else {
+        if !held.iter().any(|(t, _)| *t == tx) {
             return;
-        };
-        let (_, events) = held.swap_remove(at);
-        self.publish_key_events(&events);
+        }
+        let (mine, others): (Vec<_>, Vec<_>) = std::mem::take(held)
+            .into_iter()
+            .partition(|(t, _)| *t == tx);
+        *held = others;
+        for (_, events) in mine {
+            self.publish_key_events(&events);
+        }
     }
 }

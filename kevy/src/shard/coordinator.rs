@@ -95,6 +95,9 @@ impl ShardCore {
     /// Every shard is locked and its keys copied: runs the command on the
     /// copies and sends each shard its writes with the release.
     fn run_coordinated(&mut self, index: usize) {
+        if self.run_multi_in_steps(index) {
+            return;
+        }
         let clock = self.clock();
         let now_ms = self.now_ms;
         let coordination = &self.coordinations[index];

@@ -331,9 +331,15 @@ impl ShardCore {
             format!("{}|{asked}", spec.name)
         };
         self.stats.counter(index).rejected_calls += 1;
-        let text = format!(
-            "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        let reason = format!(
+            "Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         );
+        // A refused `EXEC` says so as Redis's execCommandAbort does.
+        let text = if spec.name == "exec" {
+            format!("EXECABORT Transaction discarded because of: {reason}")
+        } else {
+            format!("ERR {reason}")
+        };
         self.reply_error_now(id, &text);
         true
     }
