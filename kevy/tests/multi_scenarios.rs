@@ -429,6 +429,35 @@ fn read_all(conn: &mut raw::Raw) -> Vec<u8> {
     }
 }
 
+/// Transactions spanning shards that move or copy keys between databases.
+const OTHER_DATABASES: &[Scenario] = &[
+    &[
+        "A SET a 1",
+        "A MULTI",
+        "A MOVE a 1",
+        "A SET b 2",
+        "A EXEC",
+        "A GET a",
+        "A SELECT 1",
+        "A GET a",
+    ],
+    &[
+        "A SET a 1",
+        "A SELECT 1",
+        "A SET a old",
+        "A SELECT 0",
+        "A MULTI",
+        "A MOVE a 1",
+        "A COPY a z DB 2",
+        "A SET b 2",
+        "A EXEC",
+        "A SELECT 1",
+        "A GET a",
+        "A SELECT 2",
+        "A GET z",
+    ],
+];
+
 /// Runs one scenario on `port`: the transcript of every step.
 fn run(port: u16, steps: &Scenario) -> Vec<String> {
     let mut conns: Vec<raw::Raw> = (0..3).map(|_| raw::Raw::connect(port)).collect();
@@ -498,6 +527,11 @@ fn compare(what: &str, scenarios: &[Scenario]) {
 #[test]
 fn writes_changing_nothing_touch_watched_keys_as_in_redis() {
     compare("the WATCH comparisons are", NO_CHANGE_WATCH);
+}
+
+#[test]
+fn transactions_moving_keys_between_databases_as_in_redis() {
+    compare("the MULTI comparisons are", OTHER_DATABASES);
 }
 
 #[test]

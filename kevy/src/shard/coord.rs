@@ -127,6 +127,18 @@ pub fn key_db(argv: &OwnedArgv, position: usize, conn_db: usize) -> usize {
     db
 }
 
+/// The target database of `MOVE key db`, whose copy of the key must be
+/// read and written too (it is no key position).
+pub fn move_target_db(argv: &OwnedArgv) -> Option<usize> {
+    let args = argv.argv();
+    if args.len() != 3 || !args.get(0).eq_ignore_ascii_case(b"move") {
+        return None;
+    }
+    parse_i64(args.get(2))
+        .filter(|&n| n >= 0)
+        .and_then(|n| usize::try_from(n).ok())
+}
+
 impl Coordination {
     /// The copies shard `shards[index]` must make while taking its lock.
     pub fn lock_ops(&self, index: usize) -> Vec<TxOp> {

@@ -104,8 +104,14 @@ impl ShardCore {
             has_conn |=
                 matches!(spec.handler, Handler::Conn(_)) && !is_blocking(spec.handler, spec.flags);
             spec.key_positions(argv, &mut positions);
-            for &p in &positions {
-                let key_db = coord::key_db(owned, p, db);
+            // `MOVE key db` also writes the key in the target database.
+            let moved = coord::move_target_db(owned).map(|target| (1, target));
+            for (p, key_db) in positions
+                .iter()
+                .map(|&p| (p, None))
+                .chain(moved.map(|(p, d)| (p, Some(d))))
+            {
+                let key_db = key_db.unwrap_or_else(|| coord::key_db(owned, p, db));
                 let key = argv.get(p);
                 if key_db >= databases || keys.iter().any(|k| k.db == key_db && &*k.key == key) {
                     continue;
