@@ -16,6 +16,9 @@
 #[path = "keyspace_event_after.rs"]
 mod after;
 pub(crate) use after::events_after;
+#[cfg(test)]
+#[path = "keyspace_event_tests.rs"]
+mod tests;
 
 use crate::cmd::CommandSpec;
 use crate::config::notify_events::{HASH, LIST, SET as SET_CLASS, STREAM, STRING, ZSET};
