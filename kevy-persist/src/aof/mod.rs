@@ -16,6 +16,7 @@
 //! holds and how they apply is the server's business.
 
 pub mod appender;
+pub mod check;
 pub mod entry;
 pub mod files;
 pub mod manifest;
