@@ -24,6 +24,10 @@
 //! the byte offset of the bad part of the file.
 
 pub mod aof;
+#[doc(hidden)]
+pub mod fuzz_entry;
+#[cfg(test)]
+mod fuzz_replay;
 pub mod log_record;
 pub mod snapshot;
 
