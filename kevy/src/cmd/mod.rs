@@ -20,6 +20,7 @@ mod command_docs;
 mod config_cmd;
 pub mod connection;
 mod dump;
+pub mod effects;
 pub mod errors;
 mod expire;
 mod hash;
@@ -67,9 +68,18 @@ pub struct ExecCtx<'a> {
     pub rng: &'a mut SplitMix64,
     pub stats: &'a mut ShardStats,
     pub config: &'a crate::config::Config,
+    /// How this run is recorded for the append-only log and replicas.
+    pub effects: &'a mut effects::Effects,
 }
 
 impl ExecCtx<'_> {
+    /// Whether a time already past deletes a key now (Redis's
+    /// `checkAlreadyExpired`): not while replaying recorded writes, nor on
+    /// a replica, where the recorded `DEL` says when the key went.
+    pub fn deletes_expired(&mut self) -> bool {
+        self.db().expiry_mode() == crate::keyspace::ExpiryMode::Delete
+    }
+
     /// The selected database.
     pub fn db(&mut self) -> &mut Db {
         self.keyspace.db(self.db_index)
@@ -362,3 +372,4 @@ fn range_positions(argc: usize, first: i32, last: i32, step: i32, out: &mut Vec<
     }
 }
 pub use connection::REDIS_VERSION;
+pub use dump::dump_payload;

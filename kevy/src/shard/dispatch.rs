@@ -156,6 +156,7 @@ impl ShardCore {
                     stats,
                     config,
                     now_ms,
+                    effects,
                     ..
                 } = self;
                 let Some(conn) = conns.get_mut(id).and_then(Option::as_mut) else {
@@ -173,6 +174,7 @@ impl ShardCore {
                     rng,
                     stats,
                     config,
+                    effects,
                 };
                 handler(&mut ctx, argv);
                 let first = buf.get(start).copied();
@@ -183,6 +185,7 @@ impl ShardCore {
                 if self.blocking_watches() {
                     self.blocking_command_wrote(db_index, spec, argv);
                 }
+                self.record_command(db_index, spec, argv, failed);
                 failed
             }
             Handler::Conn(handler) => {
@@ -249,6 +252,7 @@ impl ShardCore {
             rng: &mut self.rng,
             stats: &mut self.stats,
             config: &self.config,
+            effects: &mut self.effects,
         };
         handler(&mut ctx, argv);
         if let Some(before) = watch {
@@ -257,6 +261,7 @@ impl ShardCore {
         if self.blocking_watches() {
             self.blocking_command_wrote(db_index, spec, argv);
         }
+        self.record_command(db_index, spec, argv, out.get(reply_start) == Some(&b'-'));
         let stat = self.stats.counter(index);
         stat.calls += 1;
         stat.usec += sampled_usec(started);
