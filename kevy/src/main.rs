@@ -317,6 +317,7 @@ fn main() -> ExitCode {
     while !running.is_stopping() {
         if signalled.load(Ordering::SeqCst) {
             log::warn!("Received shutdown signal, scheduling shutdown...");
+            running.request_shutdown_save();
             running.stop();
             break;
         }
