@@ -46,7 +46,10 @@ pub fn log_reader(data: &[u8]) {
     for record in reader.by_ref() {
         match record {
             Ok(record) => {
-                assert!(record.offset + RECORD_HEADER_LEN as u64 + record.payload.len() as u64 <= data.len() as u64);
+                assert!(
+                    record.offset + RECORD_HEADER_LEN as u64 + record.payload.len() as u64
+                        <= data.len() as u64
+                );
                 frames += 1;
             }
             Err(err) => {
@@ -85,7 +88,8 @@ pub fn log_reader(data: &[u8]) {
 /// the same manifest.
 pub fn manifest(data: &[u8]) {
     if let Ok(manifest) = Manifest::parse(data) {
-        let again = Manifest::parse(manifest.to_text().as_bytes()).expect("a written manifest parses");
+        let again =
+            Manifest::parse(manifest.to_text().as_bytes()).expect("a written manifest parses");
         assert_eq!(again, manifest);
     }
 }

@@ -53,14 +53,19 @@ fn seeds() -> (Vec<u8>, Vec<u8>) {
         encode_entry(
             &LogEntry {
                 db: (i % 2) as u32,
-                txn: (i == 3).then_some(TxnTag { run: 1, id: i, parts: 2 }),
+                txn: (i == 3).then_some(TxnTag {
+                    run: 1,
+                    id: i,
+                    parts: 2,
+                }),
                 commands: b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n",
             },
             &mut payload,
         );
         crate::encode_record(&payload, &mut log).expect("fits");
     }
-    let manifest = b"file a.1.base.rdb seq 1 type b\nfile a.1.incr.0.aof seq 1 type i shard 0\n".to_vec();
+    let manifest =
+        b"file a.1.base.rdb seq 1 type b\nfile a.1.incr.0.aof seq 1 type i shard 0\n".to_vec();
     (log, manifest)
 }
 
