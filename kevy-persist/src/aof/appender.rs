@@ -5,9 +5,13 @@
 //! before that iteration's replies go out:
 //! - `always`: the buffer is written and fsynced right there, on the shard
 //!   thread, so no reply leaves before its write is on disk;
-//! - `everysec`: the buffer is handed to the log's writer thread, which
-//!   writes it and fsyncs about once a second. The shard never waits for
-//!   the disk, unless the writer falls [`PENDING_LIMIT`] bytes behind (a
+//! - `everysec`: the shard writes the buffer (into the page cache, so a
+//!   killed process loses nothing, as in Redis) and the log's writer
+//!   thread fsyncs about once a second. While that fsync runs, or while
+//!   earlier bytes still wait for the writer, the buffer is handed to the
+//!   writer thread instead, which writes it after the fsync: the shard
+//!   never waits behind an fsync (Redis postpones its write the same
+//!   way), unless the writer falls [`PENDING_LIMIT`] bytes behind (a
 //!   stalled disk), where the shard waits, as Redis stops accepting writes
 //!   when its fsync is late;
 //! - `no`: like `everysec` without the fsyncs (the kernel flushes when it
@@ -68,6 +72,10 @@ pub struct AppenderStatus {
     appended: AtomicU64,
     /// Bytes queued for the writer thread and not yet written.
     pending: AtomicU64,
+    /// The writer thread is in an fsync.
+    syncing: AtomicBool,
+    /// The shard wrote bytes the writer has not fsynced yet.
+    unsynced: AtomicBool,
     /// Fsyncs done, and those that found the disk slow (over 2 s; the
     /// server logs Redis's "fsync is taking too long" from this count).
     fsyncs: AtomicU64,
@@ -117,13 +125,16 @@ enum Command {
     Policy(FsyncPolicy),
     /// Write and fsync everything queued, then answer.
     Sync(SyncSender<Result<(), String>>),
-    /// Hand the file back (the policy becomes `always`).
-    Release(SyncSender<(File, Vec<u8>)>),
+    /// Write and fsync everything, hand back what could not be written,
+    /// and end (the policy becomes `always`).
+    Release(SyncSender<Vec<u8>>),
 }
 
 enum Mode {
     Inline(File),
     Background {
+        /// The shard's own handle (inline writes; the writer has a dup).
+        file: File,
         commands: Sender<Command>,
         thread: Option<JoinHandle<()>>,
     },
@@ -200,14 +211,24 @@ impl LogAppender {
                 }
                 result
             }
-            Mode::Background { commands, .. } => {
+            Mode::Background { file, commands, .. } => {
+                let status = &self.status;
+                if status.pending.load(Ordering::SeqCst) == 0
+                    && !status.syncing.load(Ordering::SeqCst)
+                    && write_durably(file, &self.buffer, false).is_ok()
+                {
+                    self.buffer.clear();
+                    status.unsynced.store(true, Ordering::SeqCst);
+                    status.succeed();
+                    return Ok(());
+                }
                 let bytes = std::mem::take(&mut self.buffer);
                 let len = bytes.len() as u64;
-                self.status.pending.fetch_add(len, Ordering::Relaxed);
+                status.pending.fetch_add(len, Ordering::SeqCst);
                 if commands.send(Command::Write(bytes)).is_err() {
                     return Err("the AOF writer thread is gone".into());
                 }
-                while self.status.pending.load(Ordering::Relaxed) > PENDING_LIMIT {
+                while status.pending.load(Ordering::SeqCst) > PENDING_LIMIT {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 Ok(())
@@ -225,9 +246,17 @@ impl LogAppender {
                 old.sync_data().map_err(|e| format!("fsync: {e}"))?;
                 *old = file;
             }
-            Mode::Background { commands, .. } => commands
-                .send(Command::Switch(file))
-                .map_err(|_| "the AOF writer thread is gone".to_string())?,
+            Mode::Background {
+                file: own,
+                commands,
+                ..
+            } => {
+                let writer_file = file.try_clone().map_err(|e| e.to_string())?;
+                commands
+                    .send(Command::Switch(writer_file))
+                    .map_err(|_| "the AOF writer thread is gone".to_string())?;
+                *own = file;
+            }
             Mode::Moving => return Err("the AOF appender is being reconfigured".into()),
         }
         self.status.appended.store(size, Ordering::Relaxed);
@@ -244,18 +273,24 @@ impl LogAppender {
         let file = match old {
             Mode::Inline(file) => file,
             Mode::Background {
+                file,
                 commands,
                 mut thread,
             } if policy != FsyncPolicy::Always => {
                 let _ = commands.send(Command::Policy(policy));
                 self.mode = Mode::Background {
+                    file,
                     commands,
                     thread: thread.take(),
                 };
                 self.policy = policy;
                 return Ok(());
             }
-            Mode::Background { commands, thread } => {
+            Mode::Background {
+                file,
+                commands,
+                thread,
+            } => {
                 let (reply, answer) = mpsc::sync_channel(1);
                 let _ = commands.send(Command::Release(reply));
                 let released = answer.recv();
@@ -263,8 +298,9 @@ impl LogAppender {
                 if let Some(thread) = thread {
                     let _ = thread.join();
                 }
-                let (file, unwritten) =
+                let unwritten =
                     released.map_err(|_| "the AOF writer thread is gone".to_string())?;
+                self.status.pending.store(0, Ordering::SeqCst);
                 self.buffer.splice(0..0, unwritten);
                 file
             }
@@ -312,21 +348,32 @@ impl LogAppender {
         let Mode::Inline(file) = std::mem::replace(&mut self.mode, Mode::Moving) else {
             unreachable!("checked just above");
         };
+        let writer_file = match file.try_clone() {
+            Ok(clone) => clone,
+            Err(err) => {
+                self.mode = Mode::Inline(file);
+                return Err(err);
+            }
+        };
         let (commands, inbox) = mpsc::channel();
         let status = self.status.clone();
         let policy = self.policy;
         let spawned = std::thread::Builder::new()
             .name(self.thread_name.clone())
-            .spawn(move || Writer::new(file, policy, status).run(inbox));
+            .spawn(move || Writer::new(writer_file, policy, status).run(inbox));
         match spawned {
             Ok(thread) => {
                 self.mode = Mode::Background {
+                    file,
                     commands,
                     thread: Some(thread),
                 };
                 Ok(())
             }
-            Err(err) => Err(err),
+            Err(err) => {
+                self.mode = Mode::Inline(file);
+                Err(err)
+            }
         }
     }
 }
@@ -335,8 +382,9 @@ impl Drop for LogAppender {
     fn drop(&mut self) {
         // A failure is kept in the status; nothing else can be done here.
         let _ = self.sync_now();
-        if let Mode::Background { commands, thread } =
-            std::mem::replace(&mut self.mode, Mode::Moving)
+        if let Mode::Background {
+            commands, thread, ..
+        } = std::mem::replace(&mut self.mode, Mode::Moving)
         {
             drop(commands);
             if let Some(thread) = thread {
@@ -391,16 +439,12 @@ impl Writer {
     fn run(mut self, inbox: Receiver<Command>) {
         loop {
             let wait = match self.policy {
-                FsyncPolicy::EverySec if self.dirty => {
-                    SYNC_EVERY.saturating_sub(self.last_sync.elapsed())
-                }
+                FsyncPolicy::EverySec => SYNC_EVERY.saturating_sub(self.last_sync.elapsed()),
                 _ => SYNC_EVERY,
             };
             match inbox.recv_timeout(wait) {
                 Ok(Command::Write(bytes)) => {
-                    let len = bytes.len() as u64;
                     self.unwritten.extend_from_slice(&bytes);
-                    self.status.pending.fetch_sub(len, Ordering::Relaxed);
                     // Drain what else is queued before touching the disk.
                     while let Ok(next) = inbox.try_recv() {
                         if !self.handle(next) {
@@ -421,11 +465,9 @@ impl Writer {
                     return;
                 }
             }
-            if self.policy == FsyncPolicy::EverySec
-                && self.dirty
-                && self.last_sync.elapsed() >= SYNC_EVERY
-            {
+            if self.policy == FsyncPolicy::EverySec && self.last_sync.elapsed() >= SYNC_EVERY {
                 let _ = self.sync();
+                self.last_sync = Instant::now();
             }
         }
     }
@@ -433,19 +475,18 @@ impl Writer {
     /// Handles one command; false when the thread must end.
     fn handle(&mut self, command: Command) -> bool {
         match command {
-            Command::Write(bytes) => {
-                let len = bytes.len() as u64;
-                self.unwritten.extend_from_slice(&bytes);
-                self.status.pending.fetch_sub(len, Ordering::Relaxed);
-            }
+            Command::Write(bytes) => self.unwritten.extend_from_slice(&bytes),
             Command::Switch(file) => {
                 self.write_out();
                 let _ = self.sync();
                 self.file = file;
+                // The shard may have written to the new file already.
+                self.dirty = true;
             }
             Command::Policy(policy) => self.policy = policy,
             Command::Sync(reply) => {
                 self.write_out();
+                self.dirty = true;
                 let result = if self.unwritten.is_empty() {
                     self.sync()
                 } else {
@@ -455,11 +496,9 @@ impl Writer {
             }
             Command::Release(reply) => {
                 self.write_out();
+                self.dirty = true;
                 let _ = self.sync();
-                let file = self.file.try_clone();
-                if let Ok(file) = file {
-                    let _ = reply.send((file, std::mem::take(&mut self.unwritten)));
-                }
+                let _ = reply.send(std::mem::take(&mut self.unwritten));
                 return false;
             }
         }
@@ -472,6 +511,8 @@ impl Writer {
         }
         match write_durably(&mut self.file, &self.unwritten, false) {
             Ok(()) => {
+                let len = self.unwritten.len() as u64;
+                self.status.pending.fetch_sub(len, Ordering::SeqCst);
                 self.unwritten.clear();
                 self.dirty = true;
                 self.status.succeed();
@@ -481,11 +522,18 @@ impl Writer {
     }
 
     fn sync(&mut self) -> Result<(), String> {
-        if !self.dirty {
+        let status = &self.status;
+        status.syncing.store(true, Ordering::SeqCst);
+        // Set by the shard after its own writes: taken before the fsync,
+        // so a write during it is fsynced next time.
+        let shard_wrote = status.unsynced.swap(false, Ordering::SeqCst);
+        if !self.dirty && !shard_wrote {
+            status.syncing.store(false, Ordering::SeqCst);
             return Ok(());
         }
         let started = Instant::now();
         let result = self.file.sync_data().map_err(|e| format!("fsync: {e}"));
+        status.syncing.store(false, Ordering::SeqCst);
         self.last_sync = Instant::now();
         match &result {
             Ok(()) => {
