@@ -16,15 +16,10 @@ pub fn snapshot_reader(data: &[u8]) {
         return;
     };
     let mut last = reader.position();
-    loop {
-        match reader.next_record() {
-            Ok(Some(_)) => {
-                let now = reader.position();
-                assert!(now >= last && now <= data.len() as u64);
-                last = now;
-            }
-            Ok(None) | Err(_) => break,
-        }
+    while let Ok(Some(_)) = reader.next_record() {
+        let now = reader.position();
+        assert!(now >= last && now <= data.len() as u64);
+        last = now;
     }
 }
 
