@@ -137,8 +137,6 @@ fn push_select(out: &mut Vec<u8>, db: usize) {
     push_command(out, &[b"SELECT", db.to_string().as_bytes()]);
 }
 
-// The append-only log and replication attach their sinks through these.
-#[allow(dead_code)]
 impl ShardCore {
     pub(super) fn propagation_active(&self) -> bool {
         self.propagation.active()
