@@ -212,13 +212,8 @@ impl Config {
             }
             kind => {
                 let value = canonical(kind, args)?;
-                // Accepting it silently would promise a durability kevy
-                // does not give yet.
-                if directive.name == "appendonly" && value == "yes" {
-                    return Err(ConfigError::Invalid(
-                        "appendonly yes is not supported yet: kevy has no append-only log (use snapshots: save, BGSAVE)".into(),
-                    ));
-                }
+                crate::persist::aof_state::check_directive(directive.name, &value)
+                    .map_err(ConfigError::Invalid)?;
                 Ok(value)
             }
         }
@@ -348,17 +343,6 @@ mod tests {
         );
         assert_eq!(config.set_runtime("port", "1"), Err(ConfigError::Immutable));
         assert_eq!(config.matching("maxmemory*").len(), 2);
-    }
-
-    #[test]
-    fn appendonly_yes_is_refused_until_the_log_exists() {
-        let mut config = Config::default();
-        assert!(matches!(
-            config.set_runtime("appendonly", "yes"),
-            Err(ConfigError::Invalid(_))
-        ));
-        assert!(config.set_startup("appendonly", &["yes"]).is_err());
-        assert!(config.set_runtime("appendonly", "no").is_ok());
     }
 
     #[test]

@@ -88,9 +88,13 @@ impl Propagation {
     }
 
     fn push(&mut self, db: usize, txn: Option<TxnPart>, commands: &[u8]) {
-        if commands.is_empty() {
-            return;
+        if !commands.is_empty() {
+            self.push_with(db, txn, |out| out.extend_from_slice(commands));
         }
+    }
+
+    /// Adds what `write` appends as one record (or to the open group).
+    fn push_with(&mut self, db: usize, txn: Option<TxnPart>, write: impl FnOnce(&mut Vec<u8>)) {
         if let Some((group, current_db)) = &mut self.group {
             // A transaction that changes database keeps one record: the
             // switch is written inside it (and undone at its end).
@@ -98,18 +102,34 @@ impl Propagation {
                 push_select(&mut self.bytes, db);
                 *current_db = db;
             }
-            self.bytes.extend_from_slice(commands);
+            write(&mut self.bytes);
             group.end = self.bytes.len();
             return;
         }
         let start = self.bytes.len();
-        self.bytes.extend_from_slice(commands);
-        self.pending.push(Pending {
-            db,
-            txn,
-            start,
-            end: self.bytes.len(),
-        });
+        write(&mut self.bytes);
+        if self.bytes.len() > start {
+            self.pending.push(Pending {
+                db,
+                txn,
+                start,
+                end: self.bytes.len(),
+            });
+        }
+    }
+}
+
+/// Appends `argv` to `out` as a RESP array of bulk strings.
+fn push_argv(out: &mut Vec<u8>, argv: Argv) {
+    out.push(b'*');
+    crate::resp::num::push_i64(out, argv.len() as i64);
+    out.extend_from_slice(b"\r\n");
+    for arg in argv.iter() {
+        out.push(b'$');
+        crate::resp::num::push_i64(out, arg.len() as i64);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
     }
 }
 
@@ -117,8 +137,6 @@ fn push_select(out: &mut Vec<u8>, db: usize) {
     push_command(out, &[b"SELECT", db.to_string().as_bytes()]);
 }
 
-// The append-only log and replication attach their sinks through these.
-#[allow(dead_code)]
 impl ShardCore {
     pub(super) fn propagation_active(&self) -> bool {
         self.propagation.active()
@@ -214,26 +232,20 @@ impl ShardCore {
             return;
         }
         self.record_expired_keys();
-        let recorded = self.effects.take();
         if !writes(spec, argv) || failed {
-            if let Recorded::Replaced(_) = recorded {
-                self.effects.clear();
-            }
+            self.effects.clear();
             return;
         }
-        match recorded {
-            Recorded::AsSent => {
-                let mut command = Vec::new();
-                let args: Vec<&[u8]> = argv.iter().collect();
-                push_command(&mut command, &args);
-                self.propagation.push(db, None, &command);
-            }
-            Recorded::Replaced(commands) => {
-                let commands = commands.to_vec();
-                self.effects.clear();
-                self.propagation.push(db, None, &commands);
-            }
+        let ShardCore {
+            effects,
+            propagation,
+            ..
+        } = self;
+        match effects.take() {
+            Recorded::AsSent => propagation.push_with(db, None, |out| push_argv(out, argv)),
+            Recorded::Replaced(commands) => propagation.push(db, None, commands),
         }
+        effects.clear();
     }
 
     /// Starts gathering the records of a transaction run here into one.

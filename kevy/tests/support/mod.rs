@@ -151,7 +151,7 @@ pub fn start(program: &str, args: &[&str]) -> ServerProcess {
         .arg("--port")
         .arg(port.to_string())
         .args(args)
-        .current_dir(std::env::temp_dir())
+        .current_dir(private_dir())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -162,6 +162,14 @@ pub fn start(program: &str, args: &[&str]) -> ServerProcess {
         std::thread::sleep(Duration::from_millis(20));
     }
     ServerProcess { child, port }
+}
+
+/// A working directory of this test process's own, so a server started
+/// without `--dir` never loads a `dump.rdb` another program left behind.
+pub fn private_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("kevy-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create a working directory");
+    dir
 }
 
 /// Starts kevy on a port the kernel picks (`--port 0`), returning the
