@@ -12,14 +12,15 @@ use std::hash::BuildHasher;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
-use super::slots::Slots;
+use super::slots::{FrozenSlots, Slots};
 use super::{Key, Value};
 use crate::random::SplitMix64;
 
 const NOT_VOLATILE: u32 = u32::MAX;
 
-/// A key, its value and metadata.
-#[derive(Debug)]
+/// A key, its value and metadata. Cloned when a snapshot's page copy
+/// takes it (keys and small values copied, large values shared).
+#[derive(Clone, Debug)]
 pub struct Entry {
     pub key: Key,
     pub value: Value,
@@ -266,6 +267,17 @@ impl Db {
             .filter(move |e| !expired(e, now_ms))
     }
 
+    /// A frozen view of this database as it is now, for a snapshot: a
+    /// handle on each slot page, O(keys / page size) and no value copied.
+    /// Later writes copy the pages (and shared values) they touch, so the
+    /// view keeps what was there; it can go to another thread.
+    pub fn freeze(&self) -> FrozenDb {
+        FrozenDb {
+            slots: self.slots.freeze(),
+            keys: self.table.len(),
+        }
+    }
+
     /// A random live key, deleting expired ones met on the way.
     pub fn random_key(&mut self, rng: &mut SplitMix64, now_ms: u64) -> Option<Key> {
         // Bounded tries against a sparse slot vector; then a linear pass.
@@ -325,6 +337,31 @@ impl Db {
             expired: self.expired,
             ..Db::default()
         };
+    }
+}
+
+/// A database as it was when [`Db::freeze`] was called.
+pub struct FrozenDb {
+    slots: FrozenSlots,
+    keys: usize,
+}
+
+impl FrozenDb {
+    /// Keys held when frozen, expired ones included.
+    pub fn len(&self) -> usize {
+        self.keys
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys == 0
+    }
+
+    /// Every entry not expired at `now_ms`, in slot order.
+    pub fn iter_live(&self, now_ms: u64) -> impl Iterator<Item = &Entry> {
+        self.slots
+            .iter()
+            .flatten()
+            .filter(move |e| !expired(e, now_ms))
     }
 }
 

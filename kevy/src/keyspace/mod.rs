@@ -5,18 +5,20 @@
 //! (an expired key is deleted when touched and never returned); the shard's
 //! timer runs [`Db::expire_cycle`] to reclaim keys nobody touches.
 
+mod cow_bytes;
 mod db;
 pub mod hash;
 mod key;
 pub mod list;
 pub mod set;
+pub mod shared;
 mod slots;
 mod str_bytes;
 pub mod stream;
 pub mod value;
 pub mod zset;
 
-pub use db::{Db, Entry, ScanCursor};
+pub use db::{Db, Entry, FrozenDb, ScanCursor};
 pub use value::{RString, Value};
 
 pub use key::{Key, INLINE_KEY_LEN};

@@ -1,5 +1,5 @@
 //! The slot vector of a [`Db`](super::Db): entries addressed by a stable
-//! integer index, stored in fixed-size pages.
+//! integer index, stored in fixed-size pages that a snapshot can share.
 //!
 //! Why pages instead of one `Vec`: a vector doubles as it grows, copying
 //! every entry into a block twice the size and freeing the old one. For a
@@ -9,19 +9,31 @@
 //! key beyond the entries themselves. Pages of [`PAGE_SLOTS`] slots are
 //! allocated one at a time and never move, so growth copies nothing and
 //! the unused tail is at most one page.
+//!
+//! Why [`Shared`] pages: they are also the unit of a snapshot's
+//! copy-on-write. [`Slots::freeze`] hands out a second handle to every
+//! page (a count increment per page, nothing per key), and the first
+//! write to a page while a frozen view still holds it copies that page
+//! (its entries: keys, expiry times, and values, which are themselves
+//! cheap to copy or shared; see `Value`). Reads never copy: they go
+//! through [`Index`], which does not ask whether the page is shared.
+//! Pages are kept small (9 KB) so such a copy costs microseconds.
 
 use std::ops::{Index, IndexMut};
 
+use super::shared::Shared;
 use super::Entry;
 
 /// Slots per page (a power of two: index to page is a shift).
 pub const PAGE_SLOTS: usize = 1 << PAGE_SHIFT;
-const PAGE_SHIFT: u32 = 9;
+const PAGE_SHIFT: u32 = 7;
+
+type Page = [Option<Entry>; PAGE_SLOTS];
 
 /// Entries by slot index; `None` marks a free slot.
 #[derive(Default)]
 pub struct Slots {
-    pages: Vec<Box<[Option<Entry>]>>,
+    pages: Vec<Shared<Page>>,
     len: usize,
 }
 
@@ -36,8 +48,7 @@ impl Slots {
         if self.len == self.pages.len() * PAGE_SLOTS {
             // Room for the page pointers grows by doubling (8 bytes per
             // page of entries: negligible).
-            self.pages
-                .push((0..PAGE_SLOTS).map(|_| None).collect::<Box<[_]>>());
+            self.pages.push(Shared::new(std::array::from_fn(|_| None)));
         }
         let index = self.len;
         self.len += 1;
@@ -46,16 +57,27 @@ impl Slots {
 
     /// Every slot, in index order.
     pub fn iter(&self) -> impl Iterator<Item = &Option<Entry>> {
-        self.pages
-            .iter()
-            .flat_map(|page| page.iter())
-            .take(self.len)
+        pages_iter(&self.pages, self.len)
     }
+
+    /// A frozen view of every slot as it is now; later writes to the
+    /// live slots copy the pages they touch and leave the view as it was.
+    pub fn freeze(&self) -> FrozenSlots {
+        FrozenSlots {
+            pages: self.pages.clone(),
+            len: self.len,
+        }
+    }
+}
+
+fn pages_iter(pages: &[Shared<Page>], len: usize) -> impl Iterator<Item = &Option<Entry>> {
+    pages.iter().flat_map(|page| page.iter()).take(len)
 }
 
 impl Index<usize> for Slots {
     type Output = Option<Entry>;
 
+    #[inline]
     fn index(&self, index: usize) -> &Option<Entry> {
         assert!(index < self.len, "slot indices stay below len");
         &self.pages[index >> PAGE_SHIFT][index & (PAGE_SLOTS - 1)]
@@ -63,8 +85,25 @@ impl Index<usize> for Slots {
 }
 
 impl IndexMut<usize> for Slots {
+    /// Copies the page first if a frozen view still holds it.
+    #[inline]
     fn index_mut(&mut self, index: usize) -> &mut Option<Entry> {
         assert!(index < self.len, "slot indices stay below len");
-        &mut self.pages[index >> PAGE_SHIFT][index & (PAGE_SLOTS - 1)]
+        &mut Shared::make_mut(&mut self.pages[index >> PAGE_SHIFT])[index & (PAGE_SLOTS - 1)]
+    }
+}
+
+/// The slots of a database as they were when frozen: read-only, `Send`,
+/// independent of later changes to the live database. Dropping it
+/// releases the pages the live side has copied away from.
+pub struct FrozenSlots {
+    pages: Vec<Shared<Page>>,
+    len: usize,
+}
+
+impl FrozenSlots {
+    /// Every slot, in index order.
+    pub fn iter(&self) -> impl Iterator<Item = &Option<Entry>> {
+        pages_iter(&self.pages, self.len)
     }
 }
