@@ -1,13 +1,14 @@
 //! [`CowBytes`]: a byte vector that is copied with its owner while small
-//! and shared (copy on write) once large — the buffer of a list chunk.
+//! and shared (copy on write) once large — the buffer of a list chunk and
+//! of the packed encodings of small hashes, sets and sorted sets.
 //!
 //! Why two forms: a frozen view of the keyspace copies a slot page when
 //! the live side first writes to it, and with it every value on the page.
 //! A small buffer is cheapest copied (one allocation of a few hundred
 //! bytes); a large one must not be copied for a neighbour's sake, so
 //! above [`SHARE_ABOVE`] bytes of capacity it moves behind a [`Shared`]
-//! (a 32-byte block: under 13 % of the smallest buffer that pays it, and
-//! nothing for the small lists most keys hold). Then a clone is a count
+//! (a 32-byte block: at most 6 % of the smallest buffer that pays it, and
+//! nothing for the small values most keys hold). Then a clone is a count
 //! increment and the first write while shared copies this buffer only.
 //!
 //! Reads go through `Deref<Target = Vec<u8>>`; writes through `DerefMut`,
@@ -15,12 +16,13 @@
 //! owner calls [`CowBytes::settle`] after a change (a buffer that grew in
 //! one step stays owned until then, and is copied whole if cloned before).
 
+use std::fmt;
 use std::ops::{Deref, DerefMut};
 
 use super::shared::Shared;
 
 /// Buffers with more capacity than this are shared rather than copied.
-pub const SHARE_ABOVE: usize = 256;
+pub const SHARE_ABOVE: usize = 512;
 
 #[derive(Clone)]
 pub enum CowBytes {
@@ -57,6 +59,18 @@ impl CowBytes {
 impl Default for CowBytes {
     fn default() -> Self {
         CowBytes::Owned(Vec::new())
+    }
+}
+
+impl PartialEq for CowBytes {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl fmt::Debug for CowBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Vec::fmt(self, f)
     }
 }
 

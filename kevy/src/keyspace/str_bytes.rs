@@ -15,7 +15,7 @@
 //! one of them changes (see `slots.rs`), and a slot page copied for a
 //! write copies the strings on it. Up to [`COPIED_STR_LEN`] bytes that is
 //! one small allocation; longer strings are reference-counted blocks
-//! (`Arc<[u8]>`, 16 bytes of header: at most 6 % of such a string), so a
+//! (`Arc<[u8]>`, 16 bytes of header: at most 3 % of such a string), so a
 //! page copy never copies a large string, and the growable form sits
 //! behind a [`Shared`] vector that an edit copies only while a view still
 //! holds it.
@@ -29,7 +29,7 @@ use super::shared::Shared;
 /// Longest string kept inside the value.
 pub const INLINE_STR_LEN: usize = 22;
 /// Longest heap string copied (rather than shared) with its slot page.
-pub const COPIED_STR_LEN: usize = 256;
+pub const COPIED_STR_LEN: usize = 512;
 
 /// String bytes; dereferences to `[u8]`.
 #[derive(Clone)]
