@@ -54,6 +54,12 @@ impl CowBytes {
     pub fn is_shared(&self) -> bool {
         matches!(self, CowBytes::Shared(_))
     }
+
+    /// Whether another handle (a frozen view's) holds this very buffer.
+    #[cfg(test)]
+    pub fn held_elsewhere(&self) -> bool {
+        matches!(self, CowBytes::Shared(shared) if !Shared::is_unique(shared))
+    }
 }
 
 impl Default for CowBytes {

@@ -278,6 +278,13 @@ impl Db {
         }
     }
 
+    /// (slot pages shared with a frozen view, slot pages): tests check
+    /// that writes copy only the pages they touch.
+    #[cfg(test)]
+    pub(crate) fn page_sharing(&self) -> (usize, usize) {
+        (self.slots.shared_pages(), self.slots.pages())
+    }
+
     /// A random live key, deleting expired ones met on the way.
     pub fn random_key(&mut self, rng: &mut SplitMix64, now_ms: u64) -> Option<Key> {
         // Bounded tries against a sparse slot vector; then a linear pass.

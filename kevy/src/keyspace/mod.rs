@@ -23,6 +23,9 @@ pub use value::{RString, Value};
 
 pub use key::{Key, INLINE_KEY_LEN};
 
+#[cfg(test)]
+mod frozen_tests;
+
 /// All logical databases of one shard.
 pub struct Keyspace {
     pub dbs: Vec<Db>,

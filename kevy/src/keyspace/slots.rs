@@ -60,6 +60,21 @@ impl Slots {
         pages_iter(&self.pages, self.len)
     }
 
+    /// Pages that a frozen view still shares (tests check copy-on-write).
+    #[cfg(test)]
+    pub fn shared_pages(&self) -> usize {
+        self.pages
+            .iter()
+            .filter(|page| !Shared::is_unique(page))
+            .count()
+    }
+
+    /// Pages allocated.
+    #[cfg(test)]
+    pub fn pages(&self) -> usize {
+        self.pages.len()
+    }
+
     /// A frozen view of every slot as it is now; later writes to the
     /// live slots copy the pages they touch and leave the view as it was.
     pub fn freeze(&self) -> FrozenSlots {

@@ -131,6 +131,12 @@ impl Chunk {
         self.buf.capacity()
     }
 
+    /// Whether a frozen view holds this chunk's very buffer.
+    #[cfg(test)]
+    pub fn held_elsewhere(&self) -> bool {
+        self.buf.held_elsewhere()
+    }
+
     /// Offset of the first entry.
     pub fn first_offset(&self) -> usize {
         self.start()

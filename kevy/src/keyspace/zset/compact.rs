@@ -17,9 +17,9 @@
 //! listpack reallocates per insert; the allocator resizes in place within
 //! its size class.
 
+use crate::keyspace::cow_bytes::CowBytes;
 use std::cmp::Ordering;
 use std::ops::Range;
-use crate::keyspace::cow_bytes::CowBytes;
 
 use super::order_tree::cmp_keys;
 use super::range::LexRange;
