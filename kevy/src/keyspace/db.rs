@@ -110,6 +110,25 @@ impl Db {
         Some(entry)
     }
 
+    /// A lookup for commands that only read the value (Redis's
+    /// `lookupKeyRead`): like [`Db::get_touch`], but the entry comes back
+    /// shared, so a page a snapshot's frozen view still holds is not
+    /// copied for a read. The access time is then left as it was (a key
+    /// read during a save may report a longer `OBJECT IDLETIME`), which is
+    /// the one difference.
+    pub fn get_read(&mut self, key: &[u8], now_ms: u64, clock: u32) -> Option<&Entry> {
+        let slot = self.find_slot(key)? as usize;
+        if matches!(&self.slots[slot], Some(e) if expired(e, now_ms)) {
+            self.remove(key);
+            self.expired += 1;
+            return None;
+        }
+        if let Some(Some(entry)) = self.slots.get_mut_if_unshared(slot) {
+            entry.last_access = clock;
+        }
+        self.slots[slot].as_ref()
+    }
+
     pub fn contains(&mut self, key: &[u8], now_ms: u64) -> bool {
         self.get(key, now_ms).is_some()
     }

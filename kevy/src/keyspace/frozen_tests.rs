@@ -252,6 +252,26 @@ fn a_view_outlives_the_keys_it_froze() {
 }
 
 #[test]
+fn reads_through_get_read_copy_no_page() {
+    let (mut db, _) = filled();
+    let view = db.freeze();
+    let pages = db.page_sharing().1;
+    for i in 0..FILLERS {
+        let entry = db.get_read(format!("filler:{i}").as_bytes(), NOW, 7);
+        assert!(entry.is_some_and(|e| e.last_access == 0), "not touched");
+    }
+    assert_eq!(db.page_sharing(), (pages, pages), "no page copied");
+    drop(view);
+    let entry = db.get_read(b"filler:1", NOW, 7).expect("present");
+    assert_eq!(entry.last_access, 7, "touched once nothing is shared");
+    assert!(
+        db.get_read(b"filler:0", NOW + 60_000, 8).is_none(),
+        "expired"
+    );
+    assert!(!db.contains(b"filler:0", 0), "and deleted");
+}
+
+#[test]
 fn keys_expired_at_the_freeze_are_not_in_the_view() {
     let mut db = Db::default();
     db.insert_new(b"gone"[..].into(), string(b"v"), Some(NOW - 1), 0);

@@ -88,6 +88,15 @@ impl Slots {
         self.pages.len()
     }
 
+    /// Slot `index` for writing if no frozen view holds its page; None
+    /// (and nothing copied) otherwise.
+    #[inline]
+    pub fn get_mut_if_unshared(&mut self, index: usize) -> Option<&mut Option<Entry>> {
+        assert!(index < self.len, "slot indices stay below len");
+        Shared::get_mut(&mut self.pages[index / PAGE_SLOTS])
+            .map(|page| &mut page[index % PAGE_SLOTS])
+    }
+
     /// A frozen view of every slot as it is now; later writes to the
     /// live slots copy the pages they touch and leave the view as it was.
     pub fn freeze(&self) -> FrozenSlots {
