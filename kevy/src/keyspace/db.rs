@@ -12,14 +12,15 @@ use std::hash::BuildHasher;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
-use super::slots::Slots;
+use super::slots::{FrozenSlots, Slots};
 use super::{Key, Value};
 use crate::random::SplitMix64;
 
 const NOT_VOLATILE: u32 = u32::MAX;
 
-/// A key, its value and metadata.
-#[derive(Debug)]
+/// A key, its value and metadata. Cloned when a snapshot's page copy
+/// takes it (keys and small values copied, large values shared).
+#[derive(Clone, Debug)]
 pub struct Entry {
     pub key: Key,
     pub value: Value,
@@ -129,6 +130,31 @@ impl Db {
         let entry = self.get(key, now_ms)?;
         entry.last_access = clock;
         Some(entry)
+    }
+
+    /// A lookup for commands that only read the value (Redis's
+    /// `lookupKeyRead`): like [`Db::get_touch`], but the entry comes back
+    /// shared, so a page a snapshot's frozen view still holds is not
+    /// copied for a read. The access time is then left as it was (a key
+    /// read during a save may report a longer `OBJECT IDLETIME`), which is
+    /// the one difference.
+    pub fn get_read(&mut self, key: &[u8], now_ms: u64, clock: u32) -> Option<&Entry> {
+        let slot = self.find_slot(key)? as usize;
+        let is_expired = self.expiry != ExpiryMode::Ignore
+            && matches!(&self.slots[slot], Some(e) if expired(e, now_ms));
+        if is_expired {
+            if self.expiry == ExpiryMode::Hide {
+                return None;
+            }
+            if let Some(entry) = self.remove(key) {
+                self.note_expired(entry.key);
+            }
+            return None;
+        }
+        if let Some(Some(entry)) = self.slots.get_mut_if_unshared(slot) {
+            entry.last_access = clock;
+        }
+        self.slots[slot].as_ref()
     }
 
     pub fn contains(&mut self, key: &[u8], now_ms: u64) -> bool {
@@ -288,6 +314,24 @@ impl Db {
             .filter(move |e| !expired(e, now_ms))
     }
 
+    /// A frozen view of this database as it is now, for a snapshot: a
+    /// handle on each slot page, O(keys / page size) and no value copied.
+    /// Later writes copy the pages (and shared values) they touch, so the
+    /// view keeps what was there; it can go to another thread.
+    pub fn freeze(&self) -> FrozenDb {
+        FrozenDb {
+            slots: self.slots.freeze(),
+            keys: self.table.len(),
+        }
+    }
+
+    /// (slot pages shared with a frozen view, slot pages): tests check
+    /// that writes copy only the pages they touch.
+    #[cfg(test)]
+    pub(crate) fn page_sharing(&self) -> (usize, usize) {
+        (self.slots.shared_pages(), self.slots.pages())
+    }
+
     /// A random live key, deleting expired ones met on the way.
     pub fn random_key(&mut self, rng: &mut SplitMix64, now_ms: u64) -> Option<Key> {
         // Bounded tries against a sparse slot vector; then a linear pass.
@@ -384,6 +428,31 @@ impl Db {
             Some(log) if !log.is_empty() => std::mem::take(log),
             _ => Vec::new(),
         }
+    }
+}
+
+/// A database as it was when [`Db::freeze`] was called.
+pub struct FrozenDb {
+    slots: FrozenSlots,
+    keys: usize,
+}
+
+impl FrozenDb {
+    /// Keys held when frozen, expired ones included.
+    pub fn len(&self) -> usize {
+        self.keys
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys == 0
+    }
+
+    /// Every entry not expired at `now_ms`, in slot order.
+    pub fn iter_live(&self, now_ms: u64) -> impl Iterator<Item = &Entry> {
+        self.slots
+            .iter()
+            .flatten()
+            .filter(move |e| !expired(e, now_ms))
     }
 }
 

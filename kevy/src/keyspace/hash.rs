@@ -16,6 +16,8 @@ mod tests;
 pub use listpack::PackedPairs;
 use table::{Keyed, ScanTable};
 
+use super::shared::Shared;
+
 /// Redis's `LISTPACK_MAX_SAFETY_SIZE`: a listpack never grows past 1 GiB.
 const LISTPACK_MAX_BYTES: usize = 1 << 30;
 
@@ -57,8 +59,10 @@ impl Keyed for FieldValue {
 #[derive(Clone, Debug, PartialEq)]
 enum Repr {
     Listpack(PackedPairs),
-    /// Boxed: keeps `Value` small for the many keys that are not big hashes.
-    Table(Box<ScanTable<FieldValue>>),
+    /// Behind a pointer: keeps `Value` small for the many keys that are
+    /// not big hashes. Shared, so a snapshot's page copy does not copy the
+    /// table; the first write while a frozen view holds it copies it whole.
+    Table(Shared<ScanTable<FieldValue>>),
 }
 
 /// A hash value.
@@ -121,7 +125,7 @@ impl HashValue {
                 value: value.into(),
             });
         }
-        self.repr = Repr::Table(Box::new(table));
+        self.repr = Repr::Table(Shared::new(table));
     }
 
     /// Redis's `hashTypeTryConversion`, run before a write of several

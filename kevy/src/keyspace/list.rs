@@ -394,6 +394,13 @@ impl ListValue {
         self.chunks.len()
     }
 
+    /// (chunks whose buffer a frozen view also holds, chunks).
+    #[cfg(test)]
+    pub(crate) fn chunk_sharing(&self) -> (usize, usize) {
+        let held = self.chunks.iter().filter(|c| c.held_elsewhere()).count();
+        (held, self.chunks.len())
+    }
+
     #[cfg(test)]
     fn check_invariants(&self) {
         let mut total = 0;

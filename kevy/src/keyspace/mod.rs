@@ -5,21 +5,26 @@
 //! (an expired key is deleted when touched and never returned); the shard's
 //! timer runs [`Db::expire_cycle`] to reclaim keys nobody touches.
 
+mod cow_bytes;
 mod db;
 pub mod hash;
 mod key;
 pub mod list;
 pub mod set;
+pub mod shared;
 mod slots;
 mod str_bytes;
 pub mod stream;
 pub mod value;
 pub mod zset;
 
-pub use db::{Db, Entry, ExpiryMode, ScanCursor};
+pub use db::{Db, Entry, ExpiryMode, FrozenDb, ScanCursor};
 pub use value::{RString, Value};
 
 pub use key::{Key, INLINE_KEY_LEN};
+
+#[cfg(test)]
+mod frozen_tests;
 
 /// All logical databases of one shard.
 pub struct Keyspace {

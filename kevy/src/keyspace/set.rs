@@ -13,6 +13,7 @@ mod intset;
 mod tests;
 
 use super::hash::table::{self, ScanTable};
+use super::shared::Shared;
 use crate::resp::num::{parse_i64, push_i64};
 pub use intset::IntSet;
 
@@ -67,8 +68,10 @@ impl<'a> Member<'a> {
 #[derive(Clone, Debug, PartialEq)]
 enum Repr {
     Ints(IntSet),
-    /// Boxed: keeps `Value` small for the many keys that are not big sets.
-    Table(Box<ScanTable<Box<[u8]>>>),
+    /// Behind a pointer: keeps `Value` small for the many keys that are
+    /// not big sets. Shared, so a snapshot's page copy does not copy the
+    /// table; the first write while a frozen view holds it copies it whole.
+    Table(Shared<ScanTable<Box<[u8]>>>),
 }
 
 /// A set value.
@@ -94,7 +97,7 @@ impl SetValue {
             SetValue::default()
         } else {
             SetValue {
-                repr: Repr::Table(Box::new(ScanTable::with_capacity(1))),
+                repr: Repr::Table(Shared::new(ScanTable::with_capacity(1))),
             }
         }
     }
@@ -150,7 +153,7 @@ impl SetValue {
             push_i64(&mut digits, n);
             table.insert_new(digits.as_slice().into());
         }
-        self.repr = Repr::Table(Box::new(table));
+        self.repr = Repr::Table(Shared::new(table));
     }
 
     /// Redis's `setTypeAdd`: adds `member`, converting an intset that gets

@@ -10,12 +10,26 @@
 //! Only the edited form pays for a vector header (a second block): it is
 //! what lets repeated appends grow geometrically instead of copying the
 //! whole string each time.
+//!
+//! Snapshots: a frozen view shares the value with the live keyspace until
+//! one of them changes (see `slots.rs`), and a slot page copied for a
+//! write copies the strings on it. Up to [`COPIED_STR_LEN`] bytes that is
+//! one small allocation; longer strings are reference-counted blocks
+//! (`Arc<[u8]>`, 16 bytes of header: at most 3 % of such a string), so a
+//! page copy never copies a large string, and the growable form sits
+//! behind a [`Shared`] vector that an edit copies only while a view still
+//! holds it.
 
 use std::fmt;
 use std::ops::Deref;
+use std::sync::Arc;
+
+use super::shared::Shared;
 
 /// Longest string kept inside the value.
 pub const INLINE_STR_LEN: usize = 22;
+/// Longest heap string copied (rather than shared) with its slot page.
+pub const COPIED_STR_LEN: usize = 512;
 
 /// String bytes; dereferences to `[u8]`.
 #[derive(Clone)]
@@ -27,11 +41,13 @@ enum Repr {
         len: u8,
         bytes: [u8; INLINE_STR_LEN],
     },
+    /// Up to [`COPIED_STR_LEN`] bytes.
     Boxed(Box<[u8]>),
-    /// Boxed vector: a bare one would make every string value 8 bytes
-    /// larger, for the few strings edited in place.
-    #[allow(clippy::box_collection)]
-    Growable(Box<Vec<u8>>),
+    /// Longer: shared by clones.
+    Counted(Arc<[u8]>),
+    /// Behind a pointer: a bare vector would make every string value 8
+    /// bytes larger, for the few strings edited in place.
+    Growable(Shared<Vec<u8>>),
 }
 
 impl StrBytes {
@@ -39,6 +55,7 @@ impl StrBytes {
         match &self.0 {
             Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
             Repr::Boxed(bytes) => bytes,
+            Repr::Counted(bytes) => bytes,
             Repr::Growable(vec) => vec,
         }
     }
@@ -46,7 +63,7 @@ impl StrBytes {
     /// Bytes kept growable from the start (a string Redis reports as
     /// `raw`).
     pub fn growable(data: Vec<u8>) -> Self {
-        StrBytes(Repr::Growable(Box::new(data)))
+        StrBytes(Repr::Growable(Shared::new(data)))
     }
 
     /// Whether the bytes are in the growable form: they were edited in
@@ -55,19 +72,20 @@ impl StrBytes {
         matches!(self.0, Repr::Growable(_))
     }
 
-    /// The bytes as a vector to edit in place; the string stays growable
-    /// from then on.
+    /// The bytes as a vector to edit in place (copied first if a frozen
+    /// view still shares them); the string stays growable from then on.
     pub fn as_mut_vec(&mut self) -> &mut Vec<u8> {
         if !matches!(self.0, Repr::Growable(_)) {
             let vec = match std::mem::replace(&mut self.0, Repr::Boxed(Box::default())) {
                 Repr::Inline { len, bytes } => bytes[..usize::from(len)].to_vec(),
                 Repr::Boxed(bytes) => bytes.into_vec(),
-                Repr::Growable(vec) => *vec,
+                Repr::Counted(bytes) => bytes.to_vec(),
+                Repr::Growable(_) => unreachable!("matched as not growable just above"),
             };
-            self.0 = Repr::Growable(Box::new(vec));
+            self.0 = Repr::Growable(Shared::new(vec));
         }
         match &mut self.0 {
-            Repr::Growable(vec) => vec,
+            Repr::Growable(vec) => Shared::make_mut(vec),
             _ => unreachable!("made growable just above"),
         }
     }
@@ -88,8 +106,10 @@ impl From<&[u8]> for StrBytes {
                 len: data.len() as u8,
                 bytes,
             })
-        } else {
+        } else if data.len() <= COPIED_STR_LEN {
             StrBytes(Repr::Boxed(data.into()))
+        } else {
+            StrBytes(Repr::Counted(data.into()))
         }
     }
 }
@@ -98,8 +118,10 @@ impl From<Vec<u8>> for StrBytes {
     fn from(data: Vec<u8>) -> Self {
         if data.len() <= INLINE_STR_LEN {
             StrBytes::from(data.as_slice())
-        } else {
+        } else if data.len() <= COPIED_STR_LEN {
             StrBytes(Repr::Boxed(data.into_boxed_slice()))
+        } else {
+            StrBytes(Repr::Counted(data.into()))
         }
     }
 }
@@ -137,7 +159,15 @@ mod tests {
     #[test]
     fn every_length_round_trips_and_edits_in_place() {
         assert_eq!(std::mem::size_of::<StrBytes>(), 24);
-        for len in [0, 1, INLINE_STR_LEN, INLINE_STR_LEN + 1, 1000] {
+        for len in [
+            0,
+            1,
+            INLINE_STR_LEN,
+            INLINE_STR_LEN + 1,
+            COPIED_STR_LEN,
+            COPIED_STR_LEN + 1,
+            1000,
+        ] {
             let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
             assert_eq!(&*StrBytes::from(data.as_slice()), data.as_slice());
             let mut bytes = StrBytes::from(data.clone());
@@ -149,5 +179,24 @@ mod tests {
             assert_eq!(&*bytes, expected.as_slice());
             assert_eq!(bytes.clone(), StrBytes::from(expected));
         }
+    }
+
+    #[test]
+    fn long_strings_are_shared_by_clones_and_copied_on_edit() {
+        let long = StrBytes::from(vec![b'x'; COPIED_STR_LEN + 1]);
+        let clone = long.clone();
+        assert!(
+            matches!((&long.0, &clone.0), (Repr::Counted(a), Repr::Counted(b)) if Arc::ptr_eq(a, b))
+        );
+        let mut edited = StrBytes::growable(vec![b'y'; 1000]);
+        let frozen = edited.clone();
+        edited.as_mut_vec().push(b'!');
+        assert_eq!((frozen.len(), edited.len()), (1000, 1001));
+        let mut from_long = clone;
+        from_long.as_mut_vec().push(b'!');
+        assert_eq!(
+            (long.len(), from_long.len()),
+            (COPIED_STR_LEN + 1, COPIED_STR_LEN + 2)
+        );
     }
 }

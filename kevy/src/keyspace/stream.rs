@@ -40,6 +40,8 @@ pub use trim::{Trim, TrimStrategy};
 
 use node::Node;
 
+use super::shared::Shared;
+
 /// Redis's `STREAM_LISTPACK_MAX_SIZE`: no node grows past 1 GiB.
 const LISTPACK_MAX_SIZE: u64 = 1 << 30;
 
@@ -61,8 +63,11 @@ impl StreamValue {
 /// The entries of a stream and the counters Redis keeps about them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StreamEntries {
-    /// Nodes by the ID of their first entry.
-    nodes: BTreeMap<StreamId, Node>,
+    /// Nodes by the ID of their first entry. Shared twice over, so a
+    /// snapshot's copy of the stream is a count increment, and a write
+    /// while a frozen view holds it copies the map of node handles and
+    /// then the one node written (at most `stream-node-max-entries`).
+    nodes: Shared<BTreeMap<StreamId, Shared<Node>>>,
     /// Live entries.
     length: u64,
     /// The largest ID ever added (or set by XSETID).
@@ -194,7 +199,7 @@ impl StreamEntries {
                 tail.get_mut().push(master, id, pairs);
             }
             _ => {
-                self.nodes.insert(id, Node::new(id, pairs));
+                self.nodes.insert(id, Shared::new(Node::new(id, pairs)));
             }
         }
         self.length += 1;

@@ -31,6 +31,8 @@ use std::fmt;
 
 use compact::Compact;
 use large::Large;
+
+use super::shared::Shared;
 pub use range::{LexBound, LexRange, ScoreRange};
 
 /// Redis's order of entries: by score, then by member bytes (scores are
@@ -66,9 +68,11 @@ pub struct ZSetValue {
 #[derive(Clone)]
 enum Form {
     Compact(Compact),
-    // Boxed: the large form's tables would otherwise make every small
-    // sorted set as big as a large one's header (168 bytes).
-    Large(Box<Large>),
+    // Behind a pointer: the large form's tables would otherwise make every
+    // small sorted set as big as a large one's header (168 bytes). Shared,
+    // so a snapshot's page copy does not copy it; the first write while a
+    // frozen view holds it copies it whole.
+    Large(Shared<Large>),
 }
 
 impl Default for Form {
@@ -113,7 +117,7 @@ impl ZSetValue {
                 entries.iter().map(|(member, score)| (&member[..], *score)),
             ))
         } else {
-            Form::Large(Box::new(Large::from_sorted(entries)))
+            Form::Large(Shared::new(Large::from_sorted(entries)))
         };
         ZSetValue { form }
     }
@@ -196,7 +200,7 @@ impl ZSetValue {
         let Form::Compact(c) = std::mem::take(&mut self.form) else {
             return;
         };
-        self.form = Form::Large(Box::new(Large::from_sorted(
+        self.form = Form::Large(Shared::new(Large::from_sorted(
             c.iter().map(|(member, score)| (member.into(), score)),
         )));
     }

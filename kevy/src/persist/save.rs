@@ -1,11 +1,16 @@
 //! The writer side of a snapshot: a shard's keyspace turned into typed
 //! records for a [`SnapshotWriter`].
 //!
-//! [`freeze`] copies the live keys of a keyspace (value, TTL, database)
-//! into a [`FrozenShard`] on the shard thread; [`write_frozen`] feeds it
-//! to a writer on any thread. `SAVE` does both in a row; `BGSAVE` does the
-//! second on a thread of its own, so the shard serves while the bytes are
-//! encoded, compressed and written. Expired keys are left out.
+//! [`freeze`] takes a frozen, copy-on-write view of a keyspace on the
+//! shard thread: a handle on each slot page of each database, so it costs
+//! a count increment per page of 128 keys and copies no key and no value.
+//! [`write_frozen`] feeds the view to a writer on any thread while the
+//! shard keeps serving; the shard's first write to a page the view still
+//! holds copies that page (and later, a large value the view still holds,
+//! or the list chunk being written), never the whole shard. `SAVE` writes
+//! straight from the keyspace with [`write_keyspace`]; `BGSAVE` freezes,
+//! then writes on a thread of its own. Keys expired at the freeze are left
+//! out.
 
 use std::io::Write;
 
@@ -15,59 +20,61 @@ use kevy_persist::snapshot::{
 use kevy_persist::PersistError;
 
 use crate::keyspace::stream::{StreamId, StreamValue};
-use crate::keyspace::{Keyspace, Value};
+use crate::keyspace::{FrozenDb, Keyspace, Value};
 
-/// A copy of one shard's live keys, by database, taken at one instant.
+/// One shard's keys, by database, as they were at one instant.
 #[derive(Default)]
 pub struct FrozenShard {
-    pub dbs: Vec<(u32, Vec<FrozenKey>)>,
-}
-
-/// One key of a [`FrozenShard`].
-pub struct FrozenKey {
-    pub key: Vec<u8>,
-    pub value: Value,
-    pub expire_at: Option<u64>,
+    dbs: Vec<(u32, FrozenDb)>,
+    /// The freeze time: keys expired by then are not written.
+    now_ms: u64,
 }
 
 impl FrozenShard {
+    /// Live keys in the view (a walk over it: for tests and reports, not
+    /// for the shard thread).
     pub fn keys(&self) -> usize {
-        self.dbs.iter().map(|(_, keys)| keys.len()).sum()
+        self.dbs
+            .iter()
+            .map(|(_, db)| db.iter_live(self.now_ms).count())
+            .sum()
     }
 }
 
-/// Copies every live key of `keyspace` (expired ones are skipped).
+/// Freezes every non-empty database of `keyspace` (see the module
+/// comment for what it costs and what later writes cost).
 pub fn freeze(keyspace: &Keyspace, now_ms: u64) -> FrozenShard {
-    let mut frozen = FrozenShard::default();
-    for (index, db) in keyspace.dbs.iter().enumerate() {
-        if db.is_empty() {
-            continue;
-        }
-        let keys: Vec<FrozenKey> = db
-            .iter_live(now_ms)
-            .map(|entry| FrozenKey {
-                key: entry.key.as_bytes().to_vec(),
-                value: entry.value.clone(),
-                expire_at: entry.expire_at(),
-            })
-            .collect();
-        if !keys.is_empty() {
+    let dbs = keyspace
+        .dbs
+        .iter()
+        .enumerate()
+        .filter(|(_, db)| !db.is_empty())
+        .map(|(index, db)| {
             let index = u32::try_from(index).expect("databases are configured below u32::MAX");
-            frozen.dbs.push((index, keys));
-        }
-    }
-    frozen
+            (index, db.freeze())
+        })
+        .collect();
+    FrozenShard { dbs, now_ms }
 }
 
-/// Writes a frozen shard's keys.
+/// Writes a frozen shard's live keys.
 pub fn write_frozen<W: Write>(
     writer: &mut SnapshotWriter<W>,
     frozen: &FrozenShard,
 ) -> Result<(), PersistError> {
-    for (index, keys) in &frozen.dbs {
+    for (index, db) in &frozen.dbs {
+        let mut live = db.iter_live(frozen.now_ms).peekable();
+        if live.peek().is_none() {
+            continue;
+        }
         writer.select_db(*index)?;
-        for key in keys {
-            write_value(writer, &key.key, &key.value, key.expire_at)?;
+        for entry in live {
+            write_value(
+                writer,
+                entry.key.as_bytes(),
+                &entry.value,
+                entry.expire_at(),
+            )?;
         }
     }
     Ok(())

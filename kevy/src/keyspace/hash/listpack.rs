@@ -8,12 +8,15 @@
 //! and costs no per-entry allocation. New fields go to the end and updated
 //! values stay in place, so iteration order is the order Redis replies in.
 
+use crate::keyspace::cow_bytes::CowBytes;
+
 /// Pairs packed end to end. There is no count beside them: counting
 /// walks the strings' lengths (at most `hash-max-listpack-entries` pairs),
 /// which keeps a small hash 24 bytes inside the value.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PackedPairs {
-    bytes: Vec<u8>,
+    /// Shared with a snapshot's view once large (see `CowBytes`).
+    bytes: CowBytes,
 }
 
 /// Bytes `data` takes packed: its LEB128 length, then itself.
@@ -115,6 +118,7 @@ impl PackedPairs {
                 let mut encoded = Vec::with_capacity(value.len() + 2);
                 push_string(&mut encoded, value);
                 self.bytes.splice(span.value..span.end, encoded);
+                self.bytes.settle();
                 false
             }
             None => {
@@ -122,10 +126,12 @@ impl PackedPairs {
                 // doubling: small hashes are many, and their slack adds up.
                 let needed = encoded_len(field) + encoded_len(value);
                 if self.bytes.capacity() - self.bytes.len() < needed {
-                    self.bytes.reserve_exact(needed + self.bytes.len() / 8);
+                    let slack = self.bytes.len() / 8;
+                    self.bytes.reserve_exact(needed + slack);
                 }
                 push_string(&mut self.bytes, field);
                 push_string(&mut self.bytes, value);
+                self.bytes.settle();
                 true
             }
         }
@@ -137,8 +143,9 @@ impl PackedPairs {
             Some(span) => {
                 self.bytes.drain(span.start..span.end);
                 if self.bytes.capacity() > 2 * self.bytes.len() + 64 {
-                    self.bytes
-                        .shrink_to(self.bytes.len() + self.bytes.len() / 4);
+                    let keep = self.bytes.len() + self.bytes.len() / 4;
+                    self.bytes.shrink_to(keep);
+                    self.bytes.settle();
                 }
                 true
             }

@@ -8,8 +8,17 @@
 //! front is amortised O(1) instead of a memmove of the whole chunk.
 //! Offsets handed out are absolute positions in `buf`, valid until the
 //! chunk is changed.
+//!
+//! The buffer is a [`CowBytes`]: a chunk past a few hundred bytes shares
+//! it with its clones, so a snapshot's frozen view and the live list hold
+//! the same chunks, and a write while the view holds one copies that
+//! chunk only (at most the chunk size limit, 8 KB by default). Every
+//! change ends with `settle`, which puts the buffer in the form its new
+//! size calls for.
 
 use std::ops::Range;
+
+use crate::keyspace::cow_bytes::CowBytes;
 
 /// Bytes `n` takes in LEB128.
 fn varint_len(mut n: usize) -> usize {
@@ -86,7 +95,7 @@ const EXACT_FRONT_GROWTH_BELOW: usize = 512;
 /// stays under its byte size.
 #[derive(Clone, Default)]
 pub(super) struct Chunk {
-    buf: Vec<u8>,
+    buf: CowBytes,
     start: u32,
     count: u32,
 }
@@ -120,6 +129,12 @@ impl Chunk {
     #[cfg(test)]
     pub fn capacity(&self) -> usize {
         self.buf.capacity()
+    }
+
+    /// Whether a frozen view holds this chunk's very buffer.
+    #[cfg(test)]
+    pub fn held_elsewhere(&self) -> bool {
+        self.buf.held_elsewhere()
     }
 
     /// Offset of the first entry.
@@ -172,6 +187,7 @@ impl Chunk {
         self.buf.resize(at + size, 0);
         encode_entry(&mut self.buf[at..], data);
         self.count += 1;
+        self.buf.settle();
     }
 
     pub fn push_front(&mut self, data: &[u8]) {
@@ -191,7 +207,7 @@ impl Chunk {
             let mut grown = Vec::with_capacity(headroom + live);
             grown.resize(headroom, 0);
             grown.extend_from_slice(&self.buf[start..]);
-            self.buf = grown;
+            self.buf = grown.into();
             start = headroom;
         }
         start -= size;
@@ -237,6 +253,7 @@ impl Chunk {
         self.buf.splice(off..off, std::iter::repeat_n(0, size));
         encode_entry(&mut self.buf[off..off + size], data);
         self.count += 1;
+        self.buf.settle();
     }
 
     /// Replaces the entry at `off` with `data`.
@@ -249,18 +266,20 @@ impl Chunk {
         }
         self.buf.splice(off..old_end, std::iter::repeat_n(0, size));
         encode_entry(&mut self.buf[off..off + size], data);
+        self.buf.settle();
     }
 
     /// Moves the entries from the `index`-th on into a new chunk.
     pub fn split_off(&mut self, index: usize) -> Chunk {
         let off = self.offset_of(index);
         let tail = Chunk {
-            buf: self.buf[off..].to_vec(),
+            buf: self.buf[off..].to_vec().into(),
             start: 0,
             count: self.count - narrow(index),
         };
         self.buf.truncate(off);
         self.count = narrow(index);
+        self.buf.settle();
         tail
     }
 
@@ -268,6 +287,7 @@ impl Chunk {
     pub fn append(&mut self, other: &Chunk) {
         self.buf.extend_from_slice(&other.buf[other.start()..]);
         self.count += other.count;
+        self.buf.settle();
     }
 
     /// Keeps the entries for which `keep(position, element)` is true,
@@ -287,7 +307,7 @@ impl Chunk {
             position += 1;
         }
         if removed > 0 {
-            self.buf = kept;
+            self.buf = kept.into();
             self.start = 0;
             self.count -= narrow(removed);
         }
@@ -298,10 +318,12 @@ impl Chunk {
     /// growing, so a long list costs about its packed size.
     pub fn compact(&mut self) {
         if self.start > 0 {
-            self.buf.drain(..self.start());
+            let start = self.start();
+            self.buf.drain(..start);
             self.start = 0;
         }
         self.buf.shrink_to_fit();
+        self.buf.settle();
     }
 
     /// The elements, first to last.

@@ -8,13 +8,16 @@
 //! in Redis. Members come out in ascending order, which is the order Redis
 //! replies in for this encoding.
 
+use crate::keyspace::cow_bytes::CowBytes;
+
 /// The members, ascending, in one byte vector: a width byte (0 for 16
 /// bits, 1 for 32, 2 for 64), then each member little-endian at that
 /// width. Empty means no members at 16 bits. One vector (rather than an
 /// enum of three typed vectors) keeps a set 24 bytes inside the value.
 #[derive(Clone, Debug, Default)]
 pub struct IntSet {
-    bytes: Vec<u8>,
+    /// Shared with a snapshot's view once large (see `CowBytes`).
+    bytes: CowBytes,
 }
 
 impl PartialEq for IntSet {
@@ -115,7 +118,7 @@ impl IntSet {
             for member in self.iter() {
                 push_member(&mut wide, member, width);
             }
-            self.bytes = wide;
+            self.bytes = wide.into();
         }
         let size = member_size(self.width());
         // Exact growth, as Redis reallocates an intset per insert.
@@ -124,6 +127,7 @@ impl IntSet {
         let mut encoded = Vec::with_capacity(size);
         push_member(&mut encoded, value, self.width());
         self.bytes.splice(offset..offset, encoded);
+        self.bytes.settle();
         true
     }
 

@@ -10,19 +10,22 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{StreamEntries, StreamId};
+use crate::keyspace::shared::Shared;
 
 /// Redis's `SCG_INVALID_ENTRIES_READ`: the read counter is unknown.
 pub const ENTRIES_READ_UNKNOWN: i64 = -1;
 
-/// One consumer group.
+/// One consumer group. The PEL and the consumers are [`Shared`], so a
+/// snapshot's copy of a group does not copy them; the first change to
+/// one while a frozen view holds it copies that map whole.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConsumerGroup {
     pub last_id: StreamId,
     /// Entries read by the group, or [`ENTRIES_READ_UNKNOWN`].
     pub entries_read: i64,
-    pub pel: BTreeMap<StreamId, PendingEntry>,
+    pub pel: Shared<BTreeMap<StreamId, PendingEntry>>,
     /// Consumers by name, in byte order.
-    pub consumers: BTreeMap<Box<[u8]>, Consumer>,
+    pub consumers: Shared<BTreeMap<Box<[u8]>, Consumer>>,
 }
 
 /// A delivered entry not yet acknowledged.
@@ -48,8 +51,8 @@ impl ConsumerGroup {
         ConsumerGroup {
             last_id,
             entries_read,
-            pel: BTreeMap::new(),
-            consumers: BTreeMap::new(),
+            pel: Shared::default(),
+            consumers: Shared::default(),
         }
     }
 

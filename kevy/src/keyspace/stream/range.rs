@@ -11,6 +11,7 @@ use std::collections::btree_map;
 
 use super::node::{Entry, Node, Pairs};
 use super::{StreamEntries, StreamId};
+use crate::keyspace::shared::Shared;
 
 /// One live entry seen during a walk.
 #[derive(Clone, Copy)]
@@ -36,7 +37,7 @@ impl<'a> EntryRef<'a> {
 
 /// Live entries with IDs in `start..=end`, in one direction.
 pub struct Range<'a> {
-    nodes: btree_map::Range<'a, StreamId, Node>,
+    nodes: btree_map::Range<'a, StreamId, Shared<Node>>,
     /// The node being walked and the slots left to look at.
     current: Option<(StreamId, &'a Node, std::ops::Range<usize>)>,
     start: StreamId,

@@ -17,6 +17,7 @@
 //! listpack reallocates per insert; the allocator resizes in place within
 //! its size class.
 
+use crate::keyspace::cow_bytes::CowBytes;
 use std::cmp::Ordering;
 use std::ops::Range;
 
@@ -31,7 +32,8 @@ const FLOAT_TAG: u8 = 0;
 /// anyway), which keeps the whole set 24 bytes inside the value.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Compact {
-    buf: Vec<u8>,
+    /// Shared with a snapshot's view once large (see `CowBytes`).
+    buf: CowBytes,
 }
 
 /// Bytes `n` takes in LEB128.
@@ -262,6 +264,7 @@ impl Compact {
         encode(&mut entry, member, score);
         debug_assert_eq!(entry.len(), size);
         self.buf.splice(off..off, entry);
+        self.buf.settle();
     }
 
     /// Changes the score of the entry at `rank`, keeping the order.
@@ -296,6 +299,7 @@ impl Compact {
     fn release_slack(&mut self) {
         if self.buf.capacity() > 2 * self.buf.len() + 16 {
             self.buf.shrink_to_fit();
+            self.buf.settle();
         }
     }
 
