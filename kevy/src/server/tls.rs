@@ -7,11 +7,10 @@
 
 use std::net::SocketAddr;
 
-use kevy_transport::{ShardLoop, TransportError};
+use kevy_transport::{ShardHandler, ShardLoop, TransportError};
 
 use super::ServerError;
 use crate::config::Config;
-use crate::shard::ShardCore;
 
 #[cfg(feature = "tls")]
 pub(super) type TlsServerConfig = std::sync::Arc<kevy_transport::tls::ServerConfig>;
@@ -19,6 +18,11 @@ pub(super) type TlsServerConfig = std::sync::Arc<kevy_transport::tls::ServerConf
 #[cfg(not(feature = "tls"))]
 #[derive(Clone)]
 pub(super) enum TlsServerConfig {}
+
+/// Whether replication links are served over TLS.
+pub(super) fn tls_replication(config: &Config) -> bool {
+    config.get("tls-replication") == Some("yes")
+}
 
 /// The TLS port, when `tls-port` asks for one.
 pub(super) fn tls_port(config: &Config) -> Option<u16> {
@@ -50,10 +54,10 @@ pub(super) fn server_config(_config: &Config) -> Result<TlsServerConfig, ServerE
     Err(ServerError::TlsNotCompiled)
 }
 
-/// Runs one shard's loop over its core, behind TLS when configured.
-pub(super) fn run_shard<L: ShardLoop>(
+/// Runs one shard's loop over its handler, behind TLS when configured.
+pub(super) fn run_shard<L: ShardLoop, H: ShardHandler>(
     shard_loop: L,
-    mut core: ShardCore,
+    mut core: H,
     tls: Option<(TlsServerConfig, Vec<SocketAddr>)>,
 ) -> Result<(), TransportError> {
     match tls {

@@ -1,0 +1,232 @@
+//! Applying replicated writes on a replica shard, and splitting a record
+//! into its commands.
+//!
+//! Data flow: the shard drains its [`ApplyItem`]s once per loop iteration
+//! and applies each to its own keyspace here: a record's commands run
+//! through the command table's keyspace handlers with their replies
+//! discarded; a full sync replaces the keys of one upstream stream's slots
+//! with the staged ones; `FLUSHDB`/`FLUSHALL`/`SWAPDB` of a stream touch
+//! only that stream's slots. What changed is also handed back as commands
+//! for this server's own replicas (a chain), see [`Applied`].
+
+use crate::cmd::{self, ExecCtx, Handler};
+use crate::config::Config;
+use crate::keyspace::Keyspace;
+use crate::random::SplitMix64;
+use crate::resp::{parse, Argv, Frame, ParseLimits, ReplyBuf};
+use crate::shard::ShardStats;
+use crate::slot::{slot_of, SLOTS};
+
+/// The stream (upstream shard, of `streams`) that owns `key`'s slot.
+pub fn stream_of(key: &[u8], streams: usize) -> usize {
+    usize::from(slot_of(key)) * streams / SLOTS
+}
+
+/// One command of a record: its bytes within the record and its name.
+pub struct CommandBytes<'a> {
+    pub bytes: &'a [u8],
+    pub argv: Vec<Vec<u8>>,
+}
+
+/// Splits a record's RESP into commands; None when it is not valid RESP
+/// (a corrupt record: the link is dropped, nothing is applied).
+pub fn split_commands(record: &[u8]) -> Option<Vec<CommandBytes<'_>>> {
+    let limits = ParseLimits {
+        max_bulk_len: u64::MAX,
+        unauthenticated: false,
+    };
+    let mut args = Vec::new();
+    let mut scratch = Vec::new();
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < record.len() {
+        let rest = &record[pos..];
+        match parse(rest, &limits, &mut args, &mut scratch).ok()? {
+            Frame::Multibulk { consumed } => {
+                let argv = Argv::new(rest, &args);
+                out.push(CommandBytes {
+                    bytes: &rest[..consumed],
+                    argv: argv.iter().map(<[u8]>::to_vec).collect(),
+                });
+                pos += consumed;
+            }
+            Frame::Inline { .. } | Frame::Incomplete { .. } => return None,
+        }
+    }
+    Some(out)
+}
+
+/// The key positions of a command (by the command table).
+pub fn command_keys(argv: &[Vec<u8>]) -> Option<Vec<usize>> {
+    let name = argv.first()?;
+    let spec = cmd::lookup(name)?;
+    let ranges: Vec<(u32, u32)> = encode_ranges(argv);
+    let flat: Vec<u8> = argv.concat();
+    let view = Argv::new(&flat, &ranges);
+    let mut positions = Vec::new();
+    spec.key_positions(view, &mut positions);
+    Some(positions)
+}
+
+fn encode_ranges(argv: &[Vec<u8>]) -> Vec<(u32, u32)> {
+    let mut start = 0u32;
+    argv.iter()
+        .map(|arg| {
+            let end = start + arg.len() as u32;
+            let range = (start, end);
+            start = end;
+            range
+        })
+        .collect()
+}
+
+/// What a shard needs to run handlers against its keyspace.
+pub struct ApplyEnv<'a> {
+    pub keyspace: &'a mut Keyspace,
+    pub now_ms: u64,
+    pub clock: u32,
+    pub rng: &'a mut SplitMix64,
+    pub stats: &'a mut ShardStats,
+    pub config: &'a Config,
+}
+
+/// Runs the commands of one record in database `db` (a `SELECT` inside
+/// switches it), replies discarded. Returns the number of commands the
+/// table does not know or cannot run on a keyspace (skipped, logged).
+pub fn run_commands(env: &mut ApplyEnv, mut db: usize, record: &[u8]) -> usize {
+    let Some(commands) = split_commands(record) else {
+        log::warn!("A replicated record is not valid RESP; skipped");
+        return 1;
+    };
+    let mut skipped = 0;
+    let mut reply = Vec::new();
+    for command in commands {
+        let Some(name) = command.argv.first() else {
+            continue;
+        };
+        if name.eq_ignore_ascii_case(b"select") {
+            match command
+                .argv
+                .get(1)
+                .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok())
+            {
+                Some(index) if index < env.keyspace.dbs.len() => db = index,
+                _ => skipped += 1,
+            }
+            continue;
+        }
+        let Some(spec) = cmd::lookup(name) else {
+            skipped += 1;
+            continue;
+        };
+        let Handler::Key(handler) = spec.handler else {
+            skipped += 1;
+            continue;
+        };
+        if db >= env.keyspace.dbs.len() {
+            skipped += 1;
+            continue;
+        }
+        let ranges = encode_ranges(&command.argv);
+        let flat = command.argv.concat();
+        reply.clear();
+        let mut ctx = ExecCtx {
+            keyspace: env.keyspace,
+            db_index: db,
+            reply: ReplyBuf::new(&mut reply, false),
+            now_ms: env.now_ms,
+            clock: env.clock,
+            rng: env.rng,
+            stats: env.stats,
+            config: env.config,
+        };
+        handler(&mut ctx, Argv::new(&flat, &ranges));
+        if reply.first() == Some(&b'-') {
+            log::debug!(
+                "A replicated command failed: {}",
+                String::from_utf8_lossy(&reply).trim_end()
+            );
+        }
+    }
+    if skipped > 0 {
+        log::warn!("{skipped} replicated command(s) could not run on a keyspace and were skipped");
+    }
+    skipped
+}
+
+/// Keys of database `db` whose slot belongs to `stream` of `streams`.
+fn stream_keys(keyspace: &Keyspace, db: usize, stream: usize, streams: usize) -> Vec<Vec<u8>> {
+    keyspace.dbs.get(db).map_or_else(Vec::new, |db| {
+        // Time 0: every key, expired or not, is listed.
+        db.iter_live(0)
+            .map(|entry| entry.key.as_bytes().to_vec())
+            .filter(|key| stream_of(key, streams) == stream)
+            .collect()
+    })
+}
+
+/// Removes the keys of `stream`'s slots in `dbs`; returns them by db.
+pub fn flush_slots(
+    keyspace: &mut Keyspace,
+    stream: usize,
+    streams: usize,
+    dbs: impl Iterator<Item = usize>,
+) -> Vec<(usize, Vec<Vec<u8>>)> {
+    let mut removed = Vec::new();
+    for db in dbs {
+        let keys = stream_keys(keyspace, db, stream, streams);
+        if keys.is_empty() {
+            continue;
+        }
+        let target = keyspace.db(db);
+        for key in &keys {
+            target.remove(key);
+        }
+        removed.push((db, keys));
+    }
+    removed
+}
+
+/// Swaps the keys of `stream`'s slots between databases `a` and `b`.
+pub fn swap_slots(keyspace: &mut Keyspace, stream: usize, streams: usize, a: usize, b: usize) {
+    if a == b || a >= keyspace.dbs.len() || b >= keyspace.dbs.len() {
+        return;
+    }
+    let take = |keyspace: &mut Keyspace, db: usize| {
+        let keys = stream_keys(keyspace, db, stream, streams);
+        let source = keyspace.db(db);
+        keys.iter()
+            .filter_map(|key| source.remove(key))
+            .collect::<Vec<_>>()
+    };
+    let from_a = take(keyspace, a);
+    let from_b = take(keyspace, b);
+    for (db, entries) in [(b, from_a), (a, from_b)] {
+        let target = keyspace.db(db);
+        for entry in entries {
+            let expire_at = entry.expire_at();
+            target.insert_new(entry.key, entry.value, expire_at, entry.last_access);
+        }
+    }
+}
+
+/// Moves every key of `staged` into `keyspace` (which holds none of them).
+pub fn take_staged(keyspace: &mut Keyspace, staged: &mut Keyspace, clock: u32) -> u64 {
+    let mut moved = 0;
+    for (index, db) in staged.dbs.iter_mut().enumerate() {
+        if index >= keyspace.dbs.len() {
+            break;
+        }
+        let keys: Vec<Vec<u8>> = db.iter_live(0).map(|e| e.key.as_bytes().to_vec()).collect();
+        let target = keyspace.db(index);
+        for key in keys {
+            if let Some(entry) = db.remove(&key) {
+                let expire_at = entry.expire_at();
+                target.remove(&key);
+                target.insert_new(entry.key, entry.value, expire_at, clock);
+                moved += 1;
+            }
+        }
+    }
+    moved
+}
