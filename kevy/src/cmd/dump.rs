@@ -147,6 +147,7 @@ fn restore(ctx: &mut ExecCtx, argv: Argv) {
         ctx.reply.error(BAD_DATA);
         return;
     };
+    let deletes_expired = ctx.deletes_expired();
     let db = ctx.db();
     if options.replace {
         db.remove(key);
@@ -159,10 +160,16 @@ fn restore(ctx: &mut ExecCtx, argv: Argv) {
         ttl if options.absolute_ttl => Some(ttl),
         ttl => Some(ttl.wrapping_add(now)),
     };
-    if expire_at.is_some_and(|at| at <= now) {
+    if expire_at.is_some_and(|at| at <= now) && deletes_expired {
+        if options.replace {
+            ctx.effects.replace(&[b"DEL", key]);
+        } else {
+            ctx.effects.suppress();
+        }
         ctx.reply.ok();
         return;
     }
+
     db.insert_new(
         key.into(),
         value,
@@ -177,7 +184,19 @@ fn restore(ctx: &mut ExecCtx, argv: Argv) {
             entry.last_access = clock.wrapping_sub(idle);
         }
     }
+    if let (Some(at), false) = (expire_at, options.absolute_ttl) {
+        // Recorded with the absolute time, so a replay later means the same.
+        let at = at.to_string();
+        ctx.effects
+            .replace(&[b"RESTORE", key, at.as_bytes(), bytes, b"REPLACE", b"ABSTTL"]);
+    }
     ctx.reply.ok();
+}
+
+/// `DUMP`'s payload for `value` (what a coordinated write records, to be
+/// redone by `RESTORE`), or the name of a type it cannot serialize.
+pub fn dump_payload(value: &crate::keyspace::Value) -> Result<Vec<u8>, &'static str> {
+    payload::create(value).map_err(|payload::NotSerializable(kind)| kind)
 }
 
 #[cfg(test)]

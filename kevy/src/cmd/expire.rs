@@ -203,8 +203,10 @@ fn expire_generic(ctx: &mut ExecCtx, argv: Argv, relative: bool, unit: Unit, nam
     };
     let key = argv.get(1);
     let (now_ms, clock) = (ctx.now_ms, ctx.clock);
+    let deletes_expired = ctx.deletes_expired();
     let db = ctx.db();
     let Some(entry) = db.get_touch(key, now_ms, clock) else {
+        ctx.effects.suppress();
         ctx.reply.int(0);
         return;
     };
@@ -212,14 +214,19 @@ fn expire_generic(ctx: &mut ExecCtx, argv: Argv, relative: bool, unit: Unit, nam
         .expire_at()
         .map_or(-1, |t| i64::try_from(t).unwrap_or(i64::MAX));
     if !conditions.allow(current, at) {
+        ctx.effects.suppress();
         ctx.reply.int(0);
         return;
     }
-    if at <= now {
+    // Recorded with the absolute time, so a replay later means the same.
+    if at <= now && deletes_expired {
         db.remove(key);
+        ctx.effects.replace(&[b"DEL", key]);
     } else {
-        // `at > now >= 0`, so the conversion cannot fail.
-        db.set_expire(key, u64::try_from(at).ok(), now_ms);
+        // Stored as at least 1 (a time at or before 0 is long past).
+        db.set_expire(key, Some(u64::try_from(at).unwrap_or(0)), now_ms);
+        ctx.effects
+            .replace(&[b"PEXPIREAT", key, at.to_string().as_bytes()]);
     }
     ctx.reply.int(1);
 }

@@ -21,6 +21,7 @@ mod config_cmd;
 mod debug;
 pub mod connection;
 mod dump;
+pub mod effects;
 pub mod errors;
 mod expire;
 mod hash;
@@ -69,9 +70,18 @@ pub struct ExecCtx<'a> {
     pub rng: &'a mut SplitMix64,
     pub stats: &'a mut ShardStats,
     pub config: &'a crate::config::Config,
+    /// How this run is recorded for the append-only log and replicas.
+    pub effects: &'a mut effects::Effects,
 }
 
 impl ExecCtx<'_> {
+    /// Whether a time already past deletes a key now (Redis's
+    /// `checkAlreadyExpired`): not while replaying recorded writes, nor on
+    /// a replica, where the recorded `DEL` says when the key went.
+    pub fn deletes_expired(&mut self) -> bool {
+        self.db().expiry_mode() == crate::keyspace::ExpiryMode::Delete
+    }
+
     /// The selected database.
     pub fn db(&mut self) -> &mut Db {
         self.keyspace.db(self.db_index)
@@ -364,3 +374,4 @@ fn range_positions(argc: usize, first: i32, last: i32, step: i32, out: &mut Vec<
     }
 }
 pub use connection::REDIS_VERSION;
+pub use dump::dump_payload;

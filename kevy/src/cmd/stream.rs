@@ -14,6 +14,7 @@
 
 mod add;
 mod claim;
+mod effects;
 mod group;
 mod info;
 mod pending;

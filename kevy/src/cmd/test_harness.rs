@@ -25,6 +25,7 @@ pub(in crate::cmd) struct Harness {
     pub now_ms: u64,
     pub resp3: bool,
     rng: SplitMix64,
+    effects: crate::cmd::effects::Effects,
 }
 
 impl Harness {
@@ -41,6 +42,7 @@ impl Harness {
             now_ms: NOW,
             resp3: false,
             rng: SplitMix64::new(seed),
+            effects: crate::cmd::effects::Effects::default(),
         }
     }
 
@@ -68,6 +70,7 @@ impl Harness {
                 rng: &mut self.rng,
                 stats: &mut self.stats,
                 config: &self.config,
+                effects: &mut self.effects,
             };
             handler(&mut ctx, argv);
         }

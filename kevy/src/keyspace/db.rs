@@ -54,6 +54,23 @@ pub struct Db {
     hasher: DefaultHashBuilder,
     /// Keys deleted because they expired (lazily or by the sweep).
     expired: u64,
+    /// While writes are recorded (append-only log, replicas): the keys
+    /// deleted because they expired, until the shard records them.
+    expired_log: Option<Vec<Key>>,
+    expiry: ExpiryMode,
+}
+
+/// What an expired key looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExpiryMode {
+    /// Absent; deleted when met and by the sweep (a primary).
+    #[default]
+    Delete,
+    /// Absent to reads but kept, never deleted here (a replica: its
+    /// primary says when a key goes, with a `DEL`).
+    Hide,
+    /// Live: replaying recorded writes, which say when keys went away.
+    Ignore,
 }
 
 fn expired(entry: &Entry, now_ms: u64) -> bool {
@@ -93,10 +110,15 @@ impl Db {
     /// The live entry for `key`, deleting it first if it has expired.
     pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
         let slot = self.find_slot(key)?;
-        let is_expired = matches!(&self.slots[slot as usize], Some(e) if expired(e, now_ms));
+        let is_expired = self.expiry != ExpiryMode::Ignore
+            && matches!(&self.slots[slot as usize], Some(e) if expired(e, now_ms));
         if is_expired {
-            self.remove(key);
-            self.expired += 1;
+            if self.expiry == ExpiryMode::Hide {
+                return None;
+            }
+            if let Some(entry) = self.remove(key) {
+                self.note_expired(entry.key);
+            }
             return None;
         }
         self.slots[slot as usize].as_mut()
@@ -275,9 +297,10 @@ impl Db {
             }
             let slot = rng.below(self.slots.len());
             if let Some(entry) = &self.slots[slot] {
-                if expired(entry, now_ms) {
+                if self.expiry == ExpiryMode::Delete && expired(entry, now_ms) {
                     let key = entry.key.clone();
                     self.remove(&key);
+                    self.note_expired(key);
                     continue;
                 }
                 return Some(entry.key.clone());
@@ -304,6 +327,9 @@ impl Db {
     ) -> (usize, usize) {
         let mut sampled = 0;
         let mut deleted = 0;
+        if self.expiry != ExpiryMode::Delete {
+            return (0, 0);
+        }
         while sampled < samples && !self.volatile.is_empty() {
             sampled += 1;
             let pick = self.volatile[rng.below(self.volatile.len())];
@@ -312,7 +338,7 @@ impl Db {
                 _ => continue,
             };
             self.remove(&key);
-            self.expired += 1;
+            self.note_expired(key);
             deleted += 1;
         }
         (sampled, deleted)
@@ -323,8 +349,41 @@ impl Db {
         *self = Db {
             hasher: self.hasher.clone(),
             expired: self.expired,
+            expired_log: self.expired_log.take().map(|_| Vec::new()),
+            expiry: self.expiry,
             ..Db::default()
         };
+    }
+
+    /// How expired keys are treated from now on.
+    pub fn set_expiry_mode(&mut self, mode: ExpiryMode) {
+        self.expiry = mode;
+    }
+
+    pub fn expiry_mode(&self) -> ExpiryMode {
+        self.expiry
+    }
+
+    fn note_expired(&mut self, key: Key) {
+        self.expired += 1;
+        if let Some(log) = &mut self.expired_log {
+            log.push(key);
+        }
+    }
+
+    /// Starts (or stops) listing the keys deleted because they expired.
+    pub fn record_expired(&mut self, on: bool) {
+        if on != self.expired_log.is_some() {
+            self.expired_log = on.then(Vec::new);
+        }
+    }
+
+    /// The keys deleted because they expired since the last call.
+    pub fn take_expired(&mut self) -> Vec<Key> {
+        match &mut self.expired_log {
+            Some(log) if !log.is_empty() => std::mem::take(log),
+            _ => Vec::new(),
+        }
     }
 }
 

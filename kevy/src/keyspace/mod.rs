@@ -16,7 +16,7 @@ pub mod stream;
 pub mod value;
 pub mod zset;
 
-pub use db::{Db, Entry, ScanCursor};
+pub use db::{Db, Entry, ExpiryMode, ScanCursor};
 pub use value::{RString, Value};
 
 pub use key::{Key, INLINE_KEY_LEN};

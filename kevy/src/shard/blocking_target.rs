@@ -162,12 +162,14 @@ impl ShardCore {
             rng: &mut self.rng,
             stats: &mut self.stats,
             config: &self.config,
+            effects: &mut self.effects,
         };
         handler(&mut ctx, argv);
         if let Some(before) = watch {
             self.watch_after(*before, out.first() == Some(&b'+'));
         }
         self.blocking_command_wrote(db, spec, argv);
+        self.record_command(db, spec, argv, out.first() == Some(&b'-'));
         out
     }
 

@@ -38,6 +38,9 @@ pub enum TxOp {
         db: usize,
         key: Key,
     },
+    /// Marks the writes that follow as this shard's part of a write
+    /// spanning several shards (for the append-only log and replicas).
+    Record(super::propagate::TxnPart),
     /// Sets a key, replacing any value and expiry.
     Put {
         db: usize,
@@ -201,6 +204,16 @@ impl Coordination {
                     key: key.key.clone(),
                 },
             });
+        }
+        let parts = writes.iter().filter(|ops| !ops.is_empty()).count();
+        if parts > 1 {
+            let part = super::propagate::TxnPart {
+                id: (self.tx.origin as u64) << 48 | self.tx.id,
+                parts: u16::try_from(parts).unwrap_or(u16::MAX),
+            };
+            for ops in writes.iter_mut().filter(|ops| !ops.is_empty()) {
+                ops.insert(0, TxOp::Record(part));
+            }
         }
         writes
     }

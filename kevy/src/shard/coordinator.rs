@@ -114,8 +114,10 @@ impl ShardCore {
                 rng: &mut self.rng,
                 stats: &mut self.stats,
                 config: &self.config,
+                effects: &mut self.effects,
             };
             handler(&mut ctx, argv.argv());
+            self.effects.clear();
         }
         let coordination = &mut self.coordinations[index];
         let writes = coordination.writes(&mut scratch, now_ms);
@@ -131,7 +133,11 @@ impl ShardCore {
     pub(super) fn run_tx_ops(&mut self, ops: Vec<TxOp>) -> Vec<TxOut> {
         let now = self.now_ms;
         let clock = self.clock();
-        ops.into_iter()
+        let mut recorded = self
+            .propagation_active()
+            .then(super::propagate::CoordinatedWrites::default);
+        let results = ops
+            .into_iter()
             .map(|op| match op {
                 TxOp::Get { db, key } => TxOut::Value(
                     self.keyspace
@@ -139,12 +145,21 @@ impl ShardCore {
                         .get(&key, now)
                         .map(|e| (e.value.clone(), e.expire_at())),
                 ),
+                TxOp::Record(part) => {
+                    if let Some(recorded) = &mut recorded {
+                        recorded.txn = Some(part);
+                    }
+                    TxOut::Done
+                }
                 TxOp::Put {
                     db,
                     key,
                     value,
                     expire_at,
                 } => {
+                    if let Some(recorded) = &mut recorded {
+                        recorded.wrote(db, &key, Some((&value, expire_at)));
+                    }
                     let written = self.blocking_watches().then(|| key.clone());
                     self.watches.touch(db, key.as_bytes());
                     let store = self.keyspace.db(db);
@@ -156,6 +171,9 @@ impl ShardCore {
                     TxOut::Done
                 }
                 TxOp::Del { db, key } => {
+                    if let Some(recorded) = &mut recorded {
+                        recorded.wrote(db, &key, None);
+                    }
                     self.watches.touch(db, key.as_bytes());
                     self.keyspace.db(db).delete(&key, now);
                     TxOut::Done
@@ -166,7 +184,11 @@ impl ShardCore {
                     TxOut::WatchChanged(changed)
                 }
             })
-            .collect()
+            .collect();
+        if let Some(recorded) = recorded {
+            self.record_coordinated_writes(recorded);
+        }
+        results
     }
 
     pub(super) fn coordination_step(&mut self, tx: TxId, shard: usize, results: Vec<TxOut>) {

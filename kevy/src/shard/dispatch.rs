@@ -161,6 +161,7 @@ impl ShardCore {
                     stats,
                     config,
                     now_ms,
+                    effects,
                     ..
                 } = self;
                 let Some(conn) = conns.get_mut(id).and_then(Option::as_mut) else {
@@ -178,6 +179,7 @@ impl ShardCore {
                     rng,
                     stats,
                     config,
+                    effects,
                 };
                 handler(&mut ctx, argv);
                 let first = buf.get(start).copied();
@@ -188,6 +190,7 @@ impl ShardCore {
                 if self.blocking_watches() {
                     self.blocking_command_wrote(db_index, spec, argv);
                 }
+                self.record_command(db_index, spec, argv, failed);
                 failed
             }
             Handler::Conn(handler) => {
@@ -254,6 +257,7 @@ impl ShardCore {
             rng: &mut self.rng,
             stats: &mut self.stats,
             config: &self.config,
+            effects: &mut self.effects,
         };
         handler(&mut ctx, argv);
         if let Some(before) = watch {
@@ -262,6 +266,7 @@ impl ShardCore {
         if self.blocking_watches() {
             self.blocking_command_wrote(db_index, spec, argv);
         }
+        self.record_command(db_index, spec, argv, out.get(reply_start) == Some(&b'-'));
         let stat = self.stats.counter(index);
         stat.calls += 1;
         stat.usec += sampled_usec(started);

@@ -27,6 +27,9 @@ mod multi_run;
 #[cfg(test)]
 mod multi_sim_tests;
 mod output_limit;
+pub mod propagate;
+#[cfg(test)]
+mod propagate_tests;
 pub mod pubsub;
 pub mod query;
 #[cfg(test)]
@@ -138,6 +141,10 @@ pub struct ShardCore {
     pub(crate) pubsub: pubsub::PubSub,
     /// Keys of this shard some client `WATCH`es.
     watches: watch::WatchTable,
+    /// How the command being run is recorded (see `propagate`).
+    effects: crate::cmd::effects::Effects,
+    /// Write records and the sinks they go to.
+    propagation: propagate::Propagation,
 }
 
 impl ShardCore {
@@ -170,6 +177,8 @@ impl ShardCore {
             key_shards: Vec::new(),
             pubsub: pubsub::PubSub::default(),
             watches: watch::WatchTable::default(),
+            effects: crate::cmd::effects::Effects::default(),
+            propagation: propagate::Propagation::default(),
         }
     }
 
@@ -500,11 +509,14 @@ impl ShardHandler for ShardCore {
         let now_ms = unix_ms();
         crate::persist::autosave::tick(self.id, &self.keyspace, &self.stats, &self.config, now_ms);
         self.active_expire();
+        self.record_expired_keys();
         self.close_idle_clients();
         self.blocking_tick();
     }
 
     fn end_of_iteration(&mut self) {
+        // Before any reply leaves (to a client or to another shard).
+        self.flush_write_records();
         self.mesh.flush();
     }
 

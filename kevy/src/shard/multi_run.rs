@@ -195,7 +195,9 @@ impl ShardCore {
             ReplyBuf::new(&mut out, resp3).null_array();
             return out;
         }
+        self.begin_record_group(db);
         self.run_queue(conn, Target::Own, db, resp3, commands, &mut out);
+        self.end_record_group();
         out
     }
 
@@ -309,8 +311,11 @@ impl ShardCore {
                     rng: &mut self.rng,
                     stats: &mut self.stats,
                     config: &self.config,
+                    effects: &mut self.effects,
                 };
                 handler(&mut ctx, argv);
+                // The coordination records the differences, not the commands.
+                self.effects.clear();
             }
         }
     }

@@ -147,6 +147,10 @@ pub(in crate::cmd) fn hincrbyfloat(ctx: &mut ExecCtx, argv: Argv) {
     match outcome {
         None => ctx.reply.error(errors::WRONGTYPE),
         Some(Err(message)) => ctx.reply.error(message),
-        Some(Ok(text)) => ctx.reply.bulk(&text),
+        Some(Ok(text)) => {
+            ctx.reply.bulk(&text);
+            // The sum as text: a replay elsewhere cannot round differently.
+            ctx.effects.replace(&[b"HSET", argv.get(1), field, &text]);
+        }
     }
 }

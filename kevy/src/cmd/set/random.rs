@@ -193,6 +193,11 @@ pub(in crate::cmd) fn spop(ctx: &mut ExecCtx, argv: Argv) {
         SetLookup::Found(set) => {
             let at = ctx.rng.below(set.len());
             reply_member(&mut ctx.reply, set.member_at(at));
+            // The random pick recorded as what it removed.
+            if ctx.effects.wanted() {
+                let member = set.member_at(at).to_vec();
+                ctx.effects.replace(&[b"SREM", key, &member]);
+            }
             set.remove_at(at);
             set.is_empty()
         }
@@ -231,13 +236,24 @@ fn spop_count(ctx: &mut ExecCtx, argv: Argv) {
         }
         reply_set(&mut ctx.reply, &union);
         db.remove(key);
+        ctx.effects.replace(&[b"DEL", key]);
         return;
     }
     ctx.reply.set(count as usize);
+    let mut removed: Vec<Vec<u8>> = Vec::new();
     for _ in 0..count {
         let at = ctx.rng.below(set.len());
         reply_member(&mut ctx.reply, set.member_at(at));
+        if ctx.effects.wanted() {
+            removed.push(set.member_at(at).to_vec());
+        }
         set.remove_at(at);
+    }
+    // The random picks recorded as what they removed.
+    if ctx.effects.wanted() {
+        let mut args: Vec<&[u8]> = vec![b"SREM", key];
+        args.extend(removed.iter().map(Vec::as_slice));
+        ctx.effects.replace(&args);
     }
 }
 

@@ -185,13 +185,28 @@ pub(super) fn xadd(ctx: &mut ExecCtx, argv: Argv) {
         Some((id, false)) => IdRequest::Ms(id.ms),
     };
     let pairs: Vec<&[u8]> = (fields_at..argv.len()).map(|i| argv.get(i)).collect();
-    match stream.add(request, &pairs, now, limits) {
-        Ok(id) => reply_id(&mut ctx.reply, id),
+    let added = match stream.add(request, &pairs, now, limits) {
+        Ok(id) => id,
         Err(AddError::NotGreater) => return ctx.reply.error(ID_NOT_GREATER),
         Err(AddError::TooLarge) => return ctx.reply.error(TOO_LARGE),
-    }
+    };
+    reply_id(&mut ctx.reply, added);
     if let Some(trim) = args.trim {
         stream.trim(trim);
+    }
+    if ctx.effects.wanted() {
+        // Recorded with the ID it got, and an approximate trim as the exact
+        // length it left: a replay must not depend on the clock or on how
+        // entries happen to be grouped in nodes.
+        let id = added.to_bytes();
+        let mut command: Vec<&[u8]> = vec![b"XADD", key, &id];
+        command.extend(&pairs);
+        ctx.effects.replace(&command);
+        if args.trim.is_some() {
+            let len = stream.len().to_string();
+            ctx.effects
+                .replace(&[b"XTRIM", key, b"MAXLEN", b"=", len.as_bytes()]);
+        }
     }
 }
 
@@ -208,6 +223,12 @@ pub(super) fn xtrim(ctx: &mut ExecCtx, argv: Argv) {
             let trim = args.trim.expect("XTRIM parsing requires a strategy");
             let deleted = stream.entries.trim(trim);
             ctx.reply.int(deleted as i64);
+            if trim.approx {
+                let len = stream.entries.len().to_string();
+                let key = argv.get(1);
+                ctx.effects
+                    .replace(&[b"XTRIM", key, b"MAXLEN", b"=", len.as_bytes()]);
+            }
         }
     }
 }

@@ -10,6 +10,7 @@
 //! entries per COUNT, and returns the next ID to resume from (`0-0` at the
 //! end). Times come from `now_ms`.
 
+use super::effects::{record_claim, record_dropped, record_position};
 use super::{
     c_text, error_bytes, interval_start, lookup_read, no_such_key_or_group, option_is, reply_entry,
     reply_id, strict_id_or_reply, StreamLookup,
@@ -155,11 +156,14 @@ pub(super) fn xclaim(ctx: &mut ExecCtx, argv: Argv) {
         return;
     };
     let now = now as i64;
+    // Recorded as the claims it made (see `effects`).
+    ctx.effects.suppress();
     let StreamValue { entries, groups } = stream;
     let group = groups
         .get_mut(group_name)
         .expect("the group was found above");
-    if options.last_id > group.last_id {
+    let position_moved = options.last_id > group.last_id;
+    if position_moved {
         group.last_id = options.last_id;
     }
     let mut body = Vec::new();
@@ -172,6 +176,9 @@ pub(super) fn xclaim(ctx: &mut ExecCtx, argv: Argv) {
         };
         let id = parsed.id;
         if !entries.contains(id) {
+            if group.pel.contains_key(&id) {
+                record_dropped(ctx.effects, key, group_name, id);
+            }
             group.remove_pending(id);
             continue;
         }
@@ -187,8 +194,12 @@ pub(super) fn xclaim(ctx: &mut ExecCtx, argv: Argv) {
         }
         let delivery = (options.delivery_time, options.retry_count, options.just_id);
         claim_one(group, consumer, id, delivery, &mut seen, now);
+        record_claim(ctx.effects, key, group_name, consumer, group, id);
         reply_claimed(&mut out, entries, id, options.just_id);
         claimed += 1;
+    }
+    if claimed == 0 && position_moved {
+        record_position(ctx.effects, key, group_name, group);
     }
     ctx.reply.array(claimed);
     ctx.reply.raw(&body);
@@ -230,6 +241,8 @@ pub(super) fn xautoclaim(ctx: &mut ExecCtx, argv: Argv) {
         StreamLookup::Found(stream) if stream.groups.contains_key(group_name) => stream,
         _ => return no_such_key_or_group(reply, key, group_name, ""),
     };
+    // Recorded as the claims it made (see `effects`).
+    ctx.effects.suppress();
     let StreamValue { entries, groups } = stream;
     let group = groups
         .get_mut(group_name)
@@ -259,6 +272,7 @@ pub(super) fn xautoclaim(ctx: &mut ExecCtx, argv: Argv) {
         after = Some(id);
         if !entries.contains(id) {
             group.remove_pending(id);
+            record_dropped(ctx.effects, key, group_name, id);
             deleted.push(id);
             count -= 1;
             continue;
@@ -267,6 +281,7 @@ pub(super) fn xautoclaim(ctx: &mut ExecCtx, argv: Argv) {
             continue;
         }
         claim_one(group, consumer, id, (now, None, just_id), &mut seen, now);
+        record_claim(ctx.effects, key, group_name, consumer, group, id);
         reply_claimed(&mut out, entries, id, just_id);
         claimed += 1;
         count -= 1;

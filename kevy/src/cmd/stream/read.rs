@@ -14,6 +14,7 @@
 //! meaning it has where a call cannot wait (inside `MULTI`): nothing to
 //! serve replies nil.
 
+use super::effects::{record_claim, record_position};
 use super::{
     c_text, lookup_read, no_such_key_or_group, option_is, reply_entries, reply_entry, reply_id,
     strict_id_or_reply, StreamLookup,
@@ -134,6 +135,10 @@ fn read(ctx: &mut ExecCtx, argv: Argv, xreadgroup: bool) {
     let Some(ids) = resolve_ids(ctx, argv, &args) else {
         return;
     };
+    if xreadgroup {
+        // Recorded as the claims and positions it produced (see `effects`).
+        ctx.effects.suppress();
+    }
     let mut body = Vec::new();
     let mut served = 0;
     {
@@ -271,6 +276,7 @@ fn serve(
                         pending.delivery_time = now as i64;
                         pending.delivery_count = pending.delivery_count.wrapping_add(1);
                     }
+                    record_claim(ctx.effects, key, group_name, consumer, group, id);
                 }
                 None => {
                     out.array(2);
@@ -290,8 +296,10 @@ fn serve(
             reply_entry(out, entry);
             if !args.noack {
                 group.assign(entry.id, consumer, (now as i64, 1));
+                record_claim(ctx.effects, key, group_name, consumer, group, entry.id);
             }
         }
+        record_position(ctx.effects, key, group_name, group);
     }
     true
 }

@@ -86,6 +86,8 @@ pub(super) fn incrbyfloat(ctx: &mut ExecCtx, argv: Argv) {
         float::Sum::NanOrInfinity => return ctx.reply.error(NAN_OR_INFINITY),
     };
     ctx.reply.bulk(&text);
+    // The sum as text: a replay elsewhere cannot round differently.
+    ctx.effects.replace(&[b"SET", key, &text, b"KEEPTTL"]);
     match found {
         StrLookup::Found(s) => *s = RString::plain(text),
         _ => db.insert_new(key.into(), Value::Str(RString::plain(text)), None, clock),

@@ -195,6 +195,7 @@ fn set_generic(ctx: &mut ExecCtx, req: SetRequest) {
     let db = ctx.keyspace.db(ctx.db_index);
     let found = !matches!(lookup_write(db, req.key, now, clock), StrLookup::Absent);
     if (req.flags & NX != 0 && found) || (req.flags & XX != 0 && !found) {
+        ctx.effects.suppress();
         if !with_get {
             match req.answers {
                 Answers::OkOrNull => ctx.reply.null(),
@@ -206,8 +207,12 @@ fn set_generic(ctx: &mut ExecCtx, req: SetRequest) {
     let keep_ttl = req.flags & KEEPTTL != 0 || expire_at.is_some();
     let value = Value::Str(RString::from_client(req.value));
     db.set(req.key, value, keep_ttl, clock);
-    if expire_at.is_some() {
+    if let Some(at) = expire_at {
         db.set_expire(req.key, expire_at, now);
+        // Recorded with the absolute time, so a replay later means the same.
+        let at = at.to_string();
+        ctx.effects
+            .replace(&[b"SET", req.key, req.value, b"PXAT", at.as_bytes()]);
     }
     if !with_get {
         match req.answers {
@@ -304,6 +309,7 @@ pub(super) fn getex(ctx: &mut ExecCtx, argv: Argv) {
     let key = argv.get(1);
     let (now, clock) = (ctx.now_ms, ctx.clock);
     let db = ctx.keyspace.db(ctx.db_index);
+    ctx.effects.suppress();
     let value = match lookup_read(db, ctx.stats, key, now, clock) {
         StrLookup::Absent => return ctx.reply.null(),
         StrLookup::WrongType => return ctx.reply.error(errors::WRONGTYPE),
@@ -320,16 +326,21 @@ pub(super) fn getex(ctx: &mut ExecCtx, argv: Argv) {
         None => None,
     };
     reply_string(&mut ctx.reply, value);
+    let deletes_expired = ctx.deletes_expired();
     let db = ctx.keyspace.db(ctx.db_index);
     match expire_at {
-        Some(at) if ext.flags & (EXAT | PXAT) != 0 && at <= now => {
+        Some(at) if ext.flags & (EXAT | PXAT) != 0 && at <= now && deletes_expired => {
             db.remove(key);
+            ctx.effects.replace(&[b"DEL", key]);
         }
         Some(at) => {
             db.set_expire(key, Some(at), now);
+            let at = at.to_string();
+            ctx.effects.replace(&[b"PEXPIREAT", key, at.as_bytes()]);
         }
         None if ext.flags & PERSIST != 0 => {
             db.set_expire(key, None, now);
+            ctx.effects.replace(&[b"PERSIST", key]);
         }
         None => {}
     }
