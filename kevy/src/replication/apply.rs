@@ -2,19 +2,16 @@
 //! into its commands.
 //!
 //! Data flow: the shard drains its [`ApplyItem`]s once per loop iteration
-//! and applies each to its own keyspace here: a record's commands run
-//! through the command table's keyspace handlers with their replies
-//! discarded; a full sync replaces the keys of one upstream stream's slots
+//! and applies each to its own keyspace here: a record's commands are
+//! replayed with `shard::propagate::apply_commands` (as the append-only
+//! log is); a full sync replaces the keys of one upstream stream's slots
 //! with the staged ones; `FLUSHDB`/`FLUSHALL`/`SWAPDB` of a stream touch
 //! only that stream's slots. What changed is also handed back as commands
 //! for this server's own replicas (a chain), see [`Applied`].
 
-use crate::cmd::{self, ExecCtx, Handler};
-use crate::config::Config;
+use crate::cmd;
 use crate::keyspace::Keyspace;
-use crate::random::SplitMix64;
-use crate::resp::{parse, Argv, Frame, ParseLimits, ReplyBuf};
-use crate::shard::ShardStats;
+use crate::resp::{parse, Argv, Frame, ParseLimits};
 use crate::slot::{slot_of, SLOTS};
 
 /// The stream (upstream shard, of `streams`) that owns `key`'s slot.
@@ -78,80 +75,6 @@ fn encode_ranges(argv: &[Vec<u8>]) -> Vec<(u32, u32)> {
             range
         })
         .collect()
-}
-
-/// What a shard needs to run handlers against its keyspace.
-pub struct ApplyEnv<'a> {
-    pub keyspace: &'a mut Keyspace,
-    pub now_ms: u64,
-    pub clock: u32,
-    pub rng: &'a mut SplitMix64,
-    pub stats: &'a mut ShardStats,
-    pub config: &'a Config,
-}
-
-/// Runs the commands of one record in database `db` (a `SELECT` inside
-/// switches it), replies discarded. Returns the number of commands the
-/// table does not know or cannot run on a keyspace (skipped, logged).
-pub fn run_commands(env: &mut ApplyEnv, mut db: usize, record: &[u8]) -> usize {
-    let Some(commands) = split_commands(record) else {
-        log::warn!("A replicated record is not valid RESP; skipped");
-        return 1;
-    };
-    let mut skipped = 0;
-    let mut reply = Vec::new();
-    for command in commands {
-        let Some(name) = command.argv.first() else {
-            continue;
-        };
-        if name.eq_ignore_ascii_case(b"select") {
-            match command
-                .argv
-                .get(1)
-                .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok())
-            {
-                Some(index) if index < env.keyspace.dbs.len() => db = index,
-                _ => skipped += 1,
-            }
-            continue;
-        }
-        let Some(spec) = cmd::lookup(name) else {
-            skipped += 1;
-            continue;
-        };
-        let Handler::Key(handler) = spec.handler else {
-            skipped += 1;
-            continue;
-        };
-        if db >= env.keyspace.dbs.len() {
-            skipped += 1;
-            continue;
-        }
-        let ranges = encode_ranges(&command.argv);
-        let flat = command.argv.concat();
-        reply.clear();
-        let mut ctx = ExecCtx {
-            keyspace: env.keyspace,
-            db_index: db,
-            reply: ReplyBuf::new(&mut reply, false),
-            now_ms: env.now_ms,
-            clock: env.clock,
-            rng: env.rng,
-            stats: env.stats,
-            config: env.config,
-        };
-        handler(&mut ctx, Argv::new(&flat, &ranges));
-        if reply.first() == Some(&b'-') {
-            log::debug!(
-                "A replicated command failed: {}",
-                String::from_utf8_lossy(&reply).trim_end()
-            );
-        }
-    }
-    if skipped > 0 {
-        log::warn!("{skipped} replicated command(s) could not run on a keyspace and were skipped");
-    }
-    skipped
 }
 
 /// Keys of database `db` whose slot belongs to `stream` of `streams`.

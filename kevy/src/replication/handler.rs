@@ -15,10 +15,11 @@ use std::time::{Duration, Instant};
 
 use kevy_transport::{ConnId, ShardHandler};
 
-use super::apply::{flush_slots, run_commands, swap_slots, take_staged, ApplyEnv};
+use super::apply::{flush_slots, swap_slots, take_staged};
 use super::inbox::{ApplyItem, DRAIN_PER_ITERATION};
-use super::primary::PrimaryShard;
+use super::primary::{BacklogSink, PrimaryShard, RecordQueue};
 use super::state::ReplicationState;
+use crate::shard::propagate::{apply_commands, SinkKind};
 use crate::shard::{unix_ms, ShardCore};
 
 /// A shard core and its replication duties.
@@ -26,6 +27,10 @@ pub struct ReplicatedShard {
     pub core: ShardCore,
     primary: PrimaryShard,
     state: Arc<ReplicationState>,
+    /// Set once the write sink is attached: records are kept from the
+    /// first replica link on (as Redis creates its backlog), so a link
+    /// cut later resumes from the backlog.
+    records: Option<RecordQueue>,
 }
 
 impl ReplicatedShard {
@@ -35,6 +40,30 @@ impl ReplicatedShard {
             core,
             primary,
             state,
+            records: None,
+        }
+    }
+
+    fn start_recording(&mut self) {
+        if self.records.is_none() {
+            let queue = RecordQueue::default();
+            let sink = BacklogSink {
+                queue: queue.clone(),
+            };
+            self.core
+                .attach_write_sink(SinkKind::Replication, Box::new(sink));
+            self.records = Some(queue);
+        }
+    }
+
+    /// Moves the records the sink queued into the backlog.
+    fn take_records(&mut self) {
+        let Some(queue) = &self.records else {
+            return;
+        };
+        let records = std::mem::take(&mut *queue.lock().unwrap_or_else(|p| p.into_inner()));
+        for (db, txn, commands) in records {
+            self.primary.record(db, txn, &commands);
         }
     }
 
@@ -58,26 +87,15 @@ impl ReplicatedShard {
     }
 
     fn apply_item(&mut self, item: ApplyItem, now_ms: u64, clock: u32) {
-        let ShardCore {
-            keyspace,
-            rng,
-            stats,
-            config,
-            ..
-        } = &mut self.core;
-        let mut env = ApplyEnv {
-            keyspace,
-            now_ms,
-            clock,
-            rng,
-            stats,
-            config,
-        };
+        let keyspace = &mut self.core.keyspace;
         match item {
             ApplyItem::Record { db, commands } => {
-                run_commands(&mut env, db, &commands);
+                if let Err(error) = apply_commands(keyspace, db, &commands, now_ms, &self.core.config)
+                {
+                    log::warn!("Shard {}: a replicated write failed: {error}", self.core.id);
+                }
                 // A replica's own replicas get what it applied.
-                self.primary.record(db, &commands);
+                self.primary.record(db, None, &commands);
             }
             ApplyItem::FlushSlots {
                 stream,
@@ -86,12 +104,12 @@ impl ReplicatedShard {
             } => {
                 let dbs: Vec<usize> = match db {
                     Some(db) => vec![db],
-                    None => (0..env.keyspace.dbs.len()).collect(),
+                    None => (0..keyspace.dbs.len()).collect(),
                 };
-                let removed = flush_slots(env.keyspace, stream, streams, dbs.into_iter());
+                let removed = flush_slots(keyspace, stream, streams, dbs.into_iter());
                 for (db, keys) in removed {
                     for key in keys {
-                        self.primary.record(db, &del_command(&key));
+                        self.primary.record(db, None, &del_command(&key));
                     }
                 }
             }
@@ -100,15 +118,15 @@ impl ReplicatedShard {
                 streams,
                 a,
                 b,
-            } => swap_slots(env.keyspace, stream, streams, a, b),
+            } => swap_slots(keyspace, stream, streams, a, b),
             ApplyItem::ReplaceSlots {
                 stream,
                 streams,
                 mut staged,
             } => {
-                let every_db = 0..env.keyspace.dbs.len();
-                flush_slots(env.keyspace, stream, streams, every_db);
-                let moved = take_staged(env.keyspace, &mut staged, clock);
+                let every_db = 0..keyspace.dbs.len();
+                flush_slots(keyspace, stream, streams, every_db);
+                let moved = take_staged(keyspace, &mut staged, clock);
                 log::info!(
                     "Shard {} took {moved} keys of the full sync of stream {stream}",
                     self.core.id
@@ -183,6 +201,7 @@ fn del_command(key: &[u8]) -> Vec<u8> {
 impl ShardHandler for ReplicatedShard {
     fn on_accept(&mut self, id: ConnId, peer: SocketAddr, local: SocketAddr) {
         if self.primary.port != 0 && local.port() == self.primary.port {
+            self.start_recording();
             self.primary.accept(id, peer, unix_ms());
         } else {
             self.core.on_accept(id, peer, local);
@@ -235,6 +254,7 @@ impl ShardHandler for ReplicatedShard {
 
     fn end_of_iteration(&mut self) {
         self.core.end_of_iteration();
+        self.take_records();
     }
 
     fn take_events(&mut self, dirty: &mut Vec<ConnId>, closing: &mut Vec<ConnId>) {

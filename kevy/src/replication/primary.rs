@@ -14,15 +14,42 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use kevy_replication::{Codec, CodecSet, PumpEvent, PumpLimits, ReplicaPump, ReplicationBacklog};
+use kevy_replication::{
+    Codec, CodecSet, PumpEvent, PumpLimits, ReplicaPump, ReplicationBacklog, TxnMark,
+};
 use kevy_transport::ConnId;
 
 use super::snapshot_ship::{ChunkPoll, SnapshotShip};
 use super::state::{ConnectedReplica, ReplicationState};
 use crate::keyspace::Keyspace;
 use crate::persist::save::freeze;
+use crate::shard::propagate::{WriteRecord, WriteSink};
+
+/// Records handed over by the shard's write sink, waiting for the backlog.
+pub type RecordQueue = Arc<Mutex<Vec<(usize, Option<TxnMark>, Vec<u8>)>>>;
+
+/// The shard's replication sink: it queues each record; the shard's
+/// replication handler moves them into the backlog after the iteration.
+pub struct BacklogSink {
+    pub queue: RecordQueue,
+}
+
+impl WriteSink for BacklogSink {
+    fn record(&mut self, record: &WriteRecord<'_>) {
+        let txn = record.txn.map(|part| TxnMark {
+            id: part.id,
+            parts: part.parts,
+        });
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((record.db, txn, record.commands.to_vec()));
+    }
+
+    fn end_iteration(&mut self) {}
+}
 
 /// Longest `AUTH` line accepted on a replication port.
 const AUTH_LINE_MAX: usize = 1024;
@@ -116,7 +143,7 @@ impl PrimaryShard {
     }
 
     /// Appends one write record to the backlog.
-    pub fn record(&mut self, db: usize, commands: &[u8]) {
+    pub fn record(&mut self, db: usize, txn: Option<TxnMark>, commands: &[u8]) {
         if commands.is_empty() {
             return;
         }
@@ -128,7 +155,7 @@ impl PrimaryShard {
             );
         }
         frame.extend_from_slice(commands);
-        match self.backlog.append(&frame) {
+        match self.backlog.append_marked(&frame, txn) {
             Ok(_) => self
                 .state
                 .publish_offset(self.shard, self.backlog.next_offset()),
