@@ -206,6 +206,8 @@ fn replconf(ctx: &mut ConnCtx, argv: Argv) {
     let option = argv.get(1);
     if option.eq_ignore_ascii_case(b"kevy-topology") && argv.len() == 2 {
         let state = ctx.core.shared.replication.clone();
+        // A replica is coming: every shard starts recording its writes now.
+        state.want_recording();
         let ports = state.ports().to_vec();
         let mut reply = ctx.reply();
         reply.array(ports.len() + 1);

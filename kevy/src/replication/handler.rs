@@ -45,7 +45,9 @@ impl ReplicatedShard {
     }
 
     fn start_recording(&mut self) {
+        self.state.want_recording();
         if self.records.is_none() {
+            self.state.shard_records();
             let queue = RecordQueue::default();
             let sink = BacklogSink {
                 queue: queue.clone(),
@@ -234,6 +236,9 @@ impl ShardHandler for ReplicatedShard {
 
     fn on_inbox(&mut self) {
         self.core.on_inbox();
+        if self.records.is_none() && self.state.recording_wanted() {
+            self.start_recording();
+        }
         if !self.core.is_locked() {
             self.apply_inbox();
         }

@@ -65,6 +65,8 @@ struct Link {
     registered: Option<String>,
     /// Output to flush before closing (errors that come before the pump).
     early_output: Vec<u8>,
+    /// The request, held until every shard records its writes.
+    held_input: Vec<u8>,
     closed: bool,
 }
 
@@ -178,6 +180,7 @@ impl PrimaryShard {
                 ship: None,
                 registered: None,
                 early_output: Vec::new(),
+                held_input: Vec::new(),
                 closed: false,
             },
         );
@@ -235,9 +238,14 @@ impl PrimaryShard {
             }
             link.auth = None;
         }
-        if !rest.is_empty() {
-            link.pump.receive(rest, &replid, &self.backlog, now_ms);
+        if rest.is_empty() {
+            return;
         }
+        if !self.state.all_recording() || !link.held_input.is_empty() {
+            link.held_input.extend_from_slice(rest);
+            return;
+        }
+        link.pump.receive(rest, &replid, &self.backlog, now_ms);
     }
 
     /// The bytes to write on a link.
@@ -325,6 +333,11 @@ impl PrimaryShard {
     }
 
     fn drive(&mut self, link: &mut Link, keyspace: &Keyspace, now_ms: u64) {
+        if !link.held_input.is_empty() && self.state.all_recording() {
+            let input = std::mem::take(&mut link.held_input);
+            let replid = self.state.replid();
+            link.pump.receive(&input, &replid, &self.backlog, now_ms);
+        }
         self.ship_chunks(link, now_ms);
         link.pump.pump(&self.backlog, now_ms);
         while let Some(event) = link.pump.poll_event() {
@@ -376,7 +389,14 @@ impl PrimaryShard {
         self.state.status().served_full_syncs += 1;
         let frozen = freeze(keyspace, now_ms);
         let end = self.backlog.next_offset();
-        match SnapshotShip::start(frozen, codec, end, self.state.clone(), self.shard) {
+        // Every transaction part still in the backlog is before `end`, so
+        // inside the copy.
+        let covered: Vec<u64> = self
+            .backlog
+            .read_from(self.backlog.first_offset())
+            .map(|frames| frames.filter_map(|f| f.txn.map(|mark| mark.id)).collect())
+            .unwrap_or_default();
+        match SnapshotShip::start(frozen, codec, end, covered, self.state.clone(), self.shard) {
             Ok(ship) => link.ship = Some(ship),
             Err(error) => {
                 log::error!("Could not start the snapshot thread: {error}");
@@ -405,7 +425,8 @@ impl PrimaryShard {
                         self.shard,
                         link.peer
                     );
-                    if let Err(error) = link.pump.end_snapshot(end, now_ms) {
+                    let covered = std::mem::take(&mut ship.covered);
+                    if let Err(error) = link.pump.end_snapshot_covering(end, &covered, now_ms) {
                         log::warn!("Snapshot to {} not ended: {error}", link.peer);
                     }
                     // The pump's SnapshotSent event clears `ship`.

@@ -46,6 +46,8 @@ pub struct SnapshotShip {
     /// The backlog offset the frozen copy covers: live frames follow from it.
     pub end_offset: u64,
     pub bytes_sent: u64,
+    /// Cross-shard transactions whose part on this shard the copy holds.
+    pub covered: Vec<u64>,
 }
 
 /// Buffers the writer's output into chunks and sends them (blocking when
@@ -102,6 +104,7 @@ impl SnapshotShip {
         frozen: FrozenShard,
         codec: Codec,
         end_offset: u64,
+        covered: Vec<u64>,
         state: Arc<ReplicationState>,
         shard: usize,
     ) -> std::io::Result<SnapshotShip> {
@@ -143,6 +146,7 @@ impl SnapshotShip {
             codec,
             end_offset,
             bytes_sent: 0,
+            covered,
         })
     }
 

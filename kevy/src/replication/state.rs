@@ -12,7 +12,7 @@
 //! that is taken per acknowledgement or command, never per write.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use kevy_replication::ReplId;
@@ -132,6 +132,10 @@ pub struct ReplicationState {
     backlog_size: AtomicU64,
     /// Proves a local connection is the runner's applier.
     pub applier_secret: String,
+    /// Write records are wanted (a replica showed up), and how many
+    /// shards record them already.
+    recording_wanted: AtomicBool,
+    recording_shards: AtomicUsize,
 }
 
 impl ReplicationState {
@@ -159,6 +163,8 @@ impl ReplicationState {
             read_only_setting: AtomicBool::new(true),
             backlog_size: AtomicU64::new(1 << 20),
             applier_secret: ReplId::generate().to_string(),
+            recording_wanted: AtomicBool::new(false),
+            recording_shards: AtomicUsize::new(0),
         }
     }
 
@@ -210,6 +216,30 @@ impl ReplicationState {
 
     pub fn ports(&self) -> &[u16] {
         self.ports.get().map_or(&[], Vec::as_slice)
+    }
+
+    // --- recording ---
+
+    /// Every shard must start recording its writes (a replica is coming).
+    pub fn want_recording(&self) {
+        if !self.recording_wanted.swap(true, Ordering::AcqRel) {
+            self.ring_all();
+        }
+    }
+
+    pub fn recording_wanted(&self) -> bool {
+        self.recording_wanted.load(Ordering::Acquire)
+    }
+
+    pub fn shard_records(&self) {
+        self.recording_shards.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Every shard records: a snapshot frozen now is consistent with the
+    /// backlogs of all shards (what a cross-shard write left in one is
+    /// covered by that shard's snapshot or streamed from its backlog).
+    pub fn all_recording(&self) -> bool {
+        self.recording_shards.load(Ordering::Acquire) >= self.shards
     }
 
     // --- offsets ---

@@ -74,6 +74,12 @@ impl Dispatcher {
         }
     }
 
+    /// `stream`'s snapshot holds its part of the transactions `ids`.
+    pub fn covered(&mut self, stream: usize, ids: &[u64]) -> Result<(), String> {
+        self.assembler.covered_by_snapshot(stream, ids);
+        self.release_steps()
+    }
+
     /// A write or transaction part of `stream` at `offset`.
     pub fn push(
         &mut self,
@@ -85,6 +91,10 @@ impl Dispatcher {
         self.assembler
             .push(stream, offset, txn, bytes)
             .map_err(|e| e.to_string())?;
+        self.release_steps()
+    }
+
+    fn release_steps(&mut self) -> Result<(), String> {
         while let Some(step) = self.assembler.poll_step() {
             match step {
                 ApplyStep::Apply {

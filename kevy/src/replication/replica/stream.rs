@@ -41,6 +41,7 @@ pub fn run_stream(session: &Session, stream: usize, link: &mut ReplicaLink) -> R
     .into_bytes();
     link.connect(unix_ms());
     let mut load: Option<SnapshotLoad> = None;
+    let mut covered: Vec<u64> = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut last_ack_ms = 0u64;
     let mut last_applied = None;
@@ -49,7 +50,7 @@ pub fn run_stream(session: &Session, stream: usize, link: &mut ReplicaLink) -> R
             return Ok(());
         }
         let now = unix_ms();
-        drain_events(session, stream, link, &mut load, &mut io, &mut hello)?;
+        drain_events(session, stream, link, &mut load, &mut covered, &mut io, &mut hello)?;
         match io.read(&mut buf) {
             Ok(0) => return Err("the primary closed the link".into()),
             Ok(n) => {
@@ -60,7 +61,7 @@ pub fn run_stream(session: &Session, stream: usize, link: &mut ReplicaLink) -> R
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(format!("reading from the primary: {e}")),
         }
-        drain_events(session, stream, link, &mut load, &mut io, &mut hello)?;
+        drain_events(session, stream, link, &mut load, &mut covered, &mut io, &mut hello)?;
         let applied = session
             .dispatcher
             .lock()
@@ -84,6 +85,7 @@ fn drain_events(
     stream: usize,
     link: &mut ReplicaLink,
     load: &mut Option<SnapshotLoad>,
+    covered: &mut Vec<u64>,
     io: &mut Box<dyn LinkIo>,
     hello: &mut Vec<u8>,
 ) -> Result<(), String> {
@@ -132,16 +134,17 @@ fn drain_events(
                 log::info!(
                     "Stream {stream}: full sync received ({keys} keys, {bytes} bytes), live from offset {offset}"
                 );
-                session
-                    .dispatcher
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .replace(stream, offset, staged);
+                let mut dispatcher = session.dispatcher.lock().unwrap_or_else(|p| p.into_inner());
+                dispatcher.replace(stream, offset, staged);
+                dispatcher.covered(stream, &std::mem::take(covered))?;
+                drop(dispatcher);
                 session.state.count_sync(true);
                 session.set_phase(stream, Phase::Streaming);
             }
+            ReplicaEvent::CoveredTransactions { ids } => covered.extend(ids),
             ReplicaEvent::SnapshotAborted => {
                 load.take();
+                covered.clear();
             }
             ReplicaEvent::Apply { offset, bytes } => session
                 .dispatcher
