@@ -53,6 +53,8 @@ pub struct RunnerConfig {
     pub replica_id: String,
     pub codecs: CodecSet,
     pub tls: Option<super::tls::ClientTls>,
+    /// `repl-timeout`: no word from the primary for this long drops a link.
+    pub link_timeout_ms: u64,
 }
 
 /// One run of every stream.
@@ -148,7 +150,7 @@ fn supervise(state: Arc<ReplicationState>, config: RunnerConfig, generation: u64
             let mut link_config = ReplicaConfig::new(config.replica_id.clone());
             link_config.codecs = config.codecs.clone();
             link_config.ack_interval_ms = 250;
-            link_config.link_timeout_ms = 60_000;
+            link_config.link_timeout_ms = config.link_timeout_ms;
             links = (0..ports.len())
                 .map(|_| ReplicaLink::new(link_config.clone(), None))
                 .collect();
@@ -301,9 +303,10 @@ fn push_command(out: &mut Vec<u8>, args: &[&str]) {
     }
 }
 
-/// The snapshot codecs this build can decode, preferred first.
-pub fn replica_codecs(prefer_zstd: bool) -> CodecSet {
-    if cfg!(feature = "zstd") && prefer_zstd {
+/// The snapshot codecs this build can decode, preferred first (the
+/// primary's `repl-snapshot-compression` decides whether zstd is used).
+pub fn replica_codecs() -> CodecSet {
+    if cfg!(feature = "zstd") {
         CodecSet::new(&[Codec::Zstd, Codec::Plain])
     } else {
         CodecSet::plain_only()
