@@ -17,7 +17,7 @@ use kevy_transport::{ConnId, ShardHandler};
 
 use super::apply::{flush_slots, swap_slots, take_staged};
 use super::inbox::{ApplyItem, DRAIN_PER_ITERATION};
-use super::primary::{BacklogSink, PrimaryShard, RecordQueue};
+use super::primary::{BacklogSink, PrimaryShard};
 use super::state::ReplicationState;
 use crate::shard::propagate::{apply_commands, SinkKind};
 use crate::shard::{unix_ms, ShardCore};
@@ -28,9 +28,9 @@ pub struct ReplicatedShard {
     primary: PrimaryShard,
     state: Arc<ReplicationState>,
     /// Set once the write sink is attached: records are kept from the
-    /// first replica link on (as Redis creates its backlog), so a link
-    /// cut later resumes from the backlog.
-    records: Option<RecordQueue>,
+    /// first replica on (as Redis creates its backlog), so a link cut
+    /// later resumes from the backlog.
+    recording: bool,
 }
 
 impl ReplicatedShard {
@@ -40,32 +40,22 @@ impl ReplicatedShard {
             core,
             primary,
             state,
-            records: None,
+            recording: false,
         }
     }
 
     fn start_recording(&mut self) {
         self.state.want_recording();
-        if self.records.is_none() {
+        if !self.recording {
             self.state.shard_records();
-            let queue = RecordQueue::default();
             let sink = BacklogSink {
-                queue: queue.clone(),
+                backlog: self.primary.backlog.clone(),
+                state: self.state.clone(),
+                shard: self.core.id,
             };
             self.core
                 .attach_write_sink(SinkKind::Replication, Box::new(sink));
-            self.records = Some(queue);
-        }
-    }
-
-    /// Moves the records the sink queued into the backlog.
-    fn take_records(&mut self) {
-        let Some(queue) = &self.records else {
-            return;
-        };
-        let records = std::mem::take(&mut *queue.lock().unwrap_or_else(|p| p.into_inner()));
-        for (db, txn, commands) in records {
-            self.primary.record(db, txn, &commands);
+            self.recording = true;
         }
     }
 
@@ -236,7 +226,7 @@ impl ShardHandler for ReplicatedShard {
 
     fn on_inbox(&mut self) {
         self.core.on_inbox();
-        if self.records.is_none() && self.state.recording_wanted() {
+        if !self.recording && self.state.recording_wanted() {
             self.start_recording();
         }
         if !self.core.is_locked() {
@@ -259,7 +249,6 @@ impl ShardHandler for ReplicatedShard {
 
     fn end_of_iteration(&mut self) {
         self.core.end_of_iteration();
-        self.take_records();
     }
 
     fn take_events(&mut self, dirty: &mut Vec<ConnId>, closing: &mut Vec<ConnId>) {

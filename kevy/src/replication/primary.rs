@@ -2,8 +2,8 @@
 //! the replicas connected to its replication port.
 //!
 //! Data flow: every write record of the shard is appended to the backlog
-//! ([`PrimaryShard::record`]; frames are self-contained: a record of
-//! database n > 0 starts with `SELECT n`). A connection accepted on the
+//! by the shard's [`BacklogSink`] as the core hands it over (frames are
+//! self-contained: a record of database n > 0 starts with `SELECT n`). A connection accepted on the
 //! shard's replication port becomes a [`Link`]: its first line is
 //! `AUTH <hex user> <hex password>` (`-` for empty), checked against
 //! `requirepass`; the rest goes to a `ReplicaPump`, which answers the
@@ -27,13 +27,44 @@ use crate::keyspace::Keyspace;
 use crate::persist::save::freeze;
 use crate::shard::propagate::{WriteRecord, WriteSink};
 
-/// Records handed over by the shard's write sink, waiting for the backlog.
-pub type RecordQueue = Arc<Mutex<Vec<(usize, Option<TxnMark>, Vec<u8>)>>>;
+/// A shard's backlog, shared by its write sink and its links (one thread
+/// uses both: the mutex is never contended).
+pub type SharedBacklog = Arc<Mutex<ReplicationBacklog>>;
 
-/// The shard's replication sink: it queues each record; the shard's
-/// replication handler moves them into the backlog after the iteration.
+/// Appends one record as a self-contained frame (a record of database
+/// n > 0 starts with `SELECT n`) and publishes the shard's new offset.
+pub fn append_record(
+    backlog: &mut ReplicationBacklog,
+    state: &ReplicationState,
+    shard: usize,
+    db: usize,
+    txn: Option<TxnMark>,
+    commands: &[u8],
+) {
+    if commands.is_empty() {
+        return;
+    }
+    let mut frame = Vec::with_capacity(commands.len() + 24);
+    if db != 0 {
+        let index = db.to_string();
+        frame.extend_from_slice(
+            format!("*2\r\n$6\r\nSELECT\r\n${}\r\n{index}\r\n", index.len()).as_bytes(),
+        );
+    }
+    frame.extend_from_slice(commands);
+    match backlog.append_marked(&frame, txn) {
+        Ok(_) => state.publish_offset(shard, backlog.next_offset()),
+        Err(error) => log::error!("Replication backlog of shard {shard}: {error}"),
+    }
+}
+
+/// The shard's replication sink: each record goes into the backlog as the
+/// shard hands it over, before that iteration's replies (to clients and
+/// to other shards) leave, so a `WAIT` sees its writes' offsets.
 pub struct BacklogSink {
-    pub queue: RecordQueue,
+    pub backlog: SharedBacklog,
+    pub state: Arc<ReplicationState>,
+    pub shard: usize,
 }
 
 impl WriteSink for BacklogSink {
@@ -42,10 +73,15 @@ impl WriteSink for BacklogSink {
             id: part.id,
             parts: part.parts,
         });
-        self.queue
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((record.db, txn, record.commands.to_vec()));
+        let mut backlog = self.backlog.lock().unwrap_or_else(|p| p.into_inner());
+        append_record(
+            &mut backlog,
+            &self.state,
+            self.shard,
+            record.db,
+            txn,
+            record.commands,
+        );
     }
 
     fn end_iteration(&mut self) {}
@@ -74,7 +110,7 @@ struct Link {
 pub struct PrimaryShard {
     shard: usize,
     state: Arc<ReplicationState>,
-    pub backlog: ReplicationBacklog,
+    pub backlog: SharedBacklog,
     links: HashMap<ConnId, Link>,
     pub port: u16,
     limits: PumpLimits,
@@ -129,7 +165,7 @@ impl PrimaryShard {
         PrimaryShard {
             shard,
             state,
-            backlog: ReplicationBacklog::new(backlog_size),
+            backlog: Arc::new(Mutex::new(ReplicationBacklog::new(backlog_size))),
             links: HashMap::new(),
             port,
             limits,
@@ -140,29 +176,19 @@ impl PrimaryShard {
     }
 
     pub fn set_limits(&mut self, backlog_size: usize, output_cap: usize) {
-        self.backlog.set_budget(backlog_size);
+        self.lock_backlog().set_budget(backlog_size);
         self.limits.output_cap = output_cap;
     }
 
-    /// Appends one write record to the backlog.
+    fn lock_backlog(&self) -> std::sync::MutexGuard<'_, ReplicationBacklog> {
+        self.backlog.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends one write record to the backlog (what a replica applied,
+    /// for its own replicas).
     pub fn record(&mut self, db: usize, txn: Option<TxnMark>, commands: &[u8]) {
-        if commands.is_empty() {
-            return;
-        }
-        let mut frame = Vec::with_capacity(commands.len() + 24);
-        if db != 0 {
-            let index = db.to_string();
-            frame.extend_from_slice(
-                format!("*2\r\n$6\r\nSELECT\r\n${}\r\n{index}\r\n", index.len()).as_bytes(),
-            );
-        }
-        frame.extend_from_slice(commands);
-        match self.backlog.append_marked(&frame, txn) {
-            Ok(_) => self
-                .state
-                .publish_offset(self.shard, self.backlog.next_offset()),
-            Err(error) => log::error!("Replication backlog of shard {}: {error}", self.shard),
-        }
+        let mut backlog = self.lock_backlog();
+        append_record(&mut backlog, &self.state, self.shard, db, txn, commands);
     }
 
     pub fn is_link(&self, id: ConnId) -> bool {
@@ -245,7 +271,8 @@ impl PrimaryShard {
             link.held_input.extend_from_slice(rest);
             return;
         }
-        link.pump.receive(rest, &replid, &self.backlog, now_ms);
+        let backlog = self.backlog.lock().unwrap_or_else(|p| p.into_inner());
+        link.pump.receive(rest, &replid, &backlog, now_ms);
     }
 
     /// The bytes to write on a link.
@@ -336,10 +363,11 @@ impl PrimaryShard {
         if !link.held_input.is_empty() && self.state.all_recording() {
             let input = std::mem::take(&mut link.held_input);
             let replid = self.state.replid();
-            link.pump.receive(&input, &replid, &self.backlog, now_ms);
+            let backlog = self.lock_backlog();
+            link.pump.receive(&input, &replid, &backlog, now_ms);
         }
         self.ship_chunks(link, now_ms);
-        link.pump.pump(&self.backlog, now_ms);
+        link.pump.pump(&self.lock_backlog(), now_ms);
         while let Some(event) = link.pump.poll_event() {
             match event {
                 PumpEvent::SnapshotNeeded { codec, reason } => {
@@ -388,14 +416,16 @@ impl PrimaryShard {
     fn start_ship(&mut self, link: &mut Link, keyspace: &Keyspace, codec: Codec, now_ms: u64) {
         self.state.status().served_full_syncs += 1;
         let frozen = freeze(keyspace, now_ms);
-        let end = self.backlog.next_offset();
-        // Every transaction part still in the backlog is before `end`, so
-        // inside the copy.
-        let covered: Vec<u64> = self
-            .backlog
-            .read_from(self.backlog.first_offset())
-            .map(|frames| frames.filter_map(|f| f.txn.map(|mark| mark.id)).collect())
-            .unwrap_or_default();
+        let (end, covered) = {
+            let backlog = self.lock_backlog();
+            // Every transaction part still in the backlog is before `end`,
+            // so inside the copy.
+            let covered: Vec<u64> = backlog
+                .read_from(backlog.first_offset())
+                .map(|frames| frames.filter_map(|f| f.txn.map(|mark| mark.id)).collect())
+                .unwrap_or_default();
+            (backlog.next_offset(), covered)
+        };
         match SnapshotShip::start(frozen, codec, end, covered, self.state.clone(), self.shard) {
             Ok(ship) => link.ship = Some(ship),
             Err(error) => {
