@@ -303,10 +303,11 @@ fn push_command(out: &mut Vec<u8>, args: &[&str]) {
     }
 }
 
-/// The snapshot codecs this build can decode, preferred first (the
-/// primary's `repl-snapshot-compression` decides whether zstd is used).
-pub fn replica_codecs() -> CodecSet {
-    if cfg!(feature = "zstd") {
+/// The snapshot codecs this replica asks for, preferred first: zstd when
+/// this build has it and `repl-snapshot-compression zstd` asks for it (the
+/// primary must offer it too), else plain chunks, which every build reads.
+pub fn replica_codecs(wants_zstd: bool) -> CodecSet {
+    if cfg!(feature = "zstd") && wants_zstd {
         CodecSet::new(&[Codec::Zstd, Codec::Plain])
     } else {
         CodecSet::plain_only()
