@@ -314,7 +314,10 @@ pub fn encode_chunk(out: &mut Vec<u8>, codec: Codec, bytes: &[u8]) {
 
 /// Appends a covered-transactions frame; at most [`COVERED_MAX`] ids.
 pub fn encode_covered(out: &mut Vec<u8>, ids: &[u64]) {
-    assert!(ids.len() <= COVERED_MAX, "covered frames list at most COVERED_MAX ids");
+    assert!(
+        ids.len() <= COVERED_MAX,
+        "covered frames list at most COVERED_MAX ids"
+    );
     let start = out.len();
     out.push(TAG_COVERED);
     let bytes: Vec<u8> = ids.iter().flat_map(|id| id.to_le_bytes()).collect();

@@ -105,7 +105,10 @@ impl TxnAssembler {
         };
         *set = ids.iter().copied().collect();
         for (id, pending) in &mut self.pending {
-            if set.contains(id) && !pending.arrived.contains(&stream) && !pending.covered.contains(&stream) {
+            if set.contains(id)
+                && !pending.arrived.contains(&stream)
+                && !pending.covered.contains(&stream)
+            {
                 pending.covered.push(stream);
             }
         }

@@ -25,18 +25,20 @@ fn two_replicas_with_other_shard_counts_converge_under_load() {
     let acked = client.call(&["WAIT", "2", "10000"]);
     if acked != Value::Int(2) {
         for port in [primary.port, one.port, three.port] {
-            eprintln!("{}", Client::connect(port).call(&["INFO", "replication"]).text());
+            eprintln!(
+                "{}",
+                Client::connect(port).call(&["INFO", "replication"]).text()
+            );
         }
         if std::env::var("KEVY_STUCK").is_ok() {
-            let _ = std::fs::write("/tmp/stuck.pids", format!("{} {}", one.child.id(), three.child.id()));
+            let _ = std::fs::write(
+                "/tmp/stuck.pids",
+                format!("{} {}", one.child.id(), three.child.id()),
+            );
             std::thread::sleep(Duration::from_secs(40));
         }
     }
-    assert_eq!(
-        acked,
-        Value::Int(2),
-        "both replicas acknowledge"
-    );
+    assert_eq!(acked, Value::Int(2), "both replicas acknowledge");
     wait_converged(primary.port, one.port, Duration::from_secs(10));
     wait_converged(primary.port, three.port, Duration::from_secs(10));
     assert_ne!(digest(primary.port), 0);

@@ -50,7 +50,11 @@ fn killed_replica_restarts_with_a_full_sync() {
     write_load(primary.port, 12, 300);
     let replica = replica_of(&replica_dir, primary.port, 3, &[]);
     wait_converged(primary.port, replica.port, Duration::from_secs(10));
-    assert_eq!(info_number(replica.port, "kevy_full_syncs"), 2, "one per stream");
+    assert_eq!(
+        info_number(replica.port, "kevy_full_syncs"),
+        2,
+        "one per stream"
+    );
     assert_eq!(info_number(replica.port, "kevy_partial_syncs"), 0);
 }
 
@@ -145,7 +149,11 @@ fn restarted_primary_with_its_snapshot_and_other_shards_is_followed() {
     let _ = primary.child.kill();
     let _ = primary.child.wait();
     let primary = kevy_on(&dir, fixed, 3, &[]);
-    assert_eq!(digest(primary.port), saved, "the primary loaded its snapshot");
+    assert_eq!(
+        digest(primary.port),
+        saved,
+        "the primary loaded its snapshot"
+    );
     write_load(primary.port, 31, 300);
     wait_converged(primary.port, replica.port, Duration::from_secs(15));
     assert_eq!(info_number(replica.port, "kevy_full_syncs"), 2 + 3);

@@ -26,7 +26,12 @@ fn zstd_chunks_for_replicas_that_ask_plain_for_the_others() {
     let dir = temp_dir("zstd");
     let primary = kevy_on(&dir, 0, 2, &["--repl-snapshot-compression", "zstd"]);
     write_load(primary.port, 40, 800);
-    let zstd = replica_of(&dir, primary.port, 1, &["--repl-snapshot-compression", "zstd"]);
+    let zstd = replica_of(
+        &dir,
+        primary.port,
+        1,
+        &["--repl-snapshot-compression", "zstd"],
+    );
     let plain = replica_of(&dir, primary.port, 3, &[]);
     write_load(primary.port, 41, 300);
     wait_converged(primary.port, zstd.port, Duration::from_secs(10));

@@ -185,7 +185,10 @@ fn parse_primary(
                 .chunks_exact(8)
                 .map(|id| read_u64(id, 0))
                 .collect();
-            Ok(Some((PrimaryMessage::CoveredTransactions { ids }, frame.len)))
+            Ok(Some((
+                PrimaryMessage::CoveredTransactions { ids },
+                frame.len,
+            )))
         }
         TAG_PING => {
             if bytes.len() < PING_LEN {

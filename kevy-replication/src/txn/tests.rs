@@ -236,7 +236,10 @@ fn a_part_frozen_into_another_streams_snapshot_does_not_hold_the_stream() {
         assembler.poll_step(),
         Some(ApplyStep::ApplyTransaction { id: 9, ref parts }) if parts.len() == 1
     ));
-    assert!(matches!(assembler.poll_step(), Some(ApplyStep::Apply { .. })));
+    assert!(matches!(
+        assembler.poll_step(),
+        Some(ApplyStep::Apply { .. })
+    ));
     // Covered first, part later: released at once.
     assembler.covered_by_snapshot(1, &[10]);
     let mark = TxnMark { id: 10, parts: 2 };

@@ -34,9 +34,8 @@ fn debug(ctx: &mut ExecCtx, argv: Argv) {
     let sub = argv.get(1);
     if !sub.eq_ignore_ascii_case(b"digest") || argv.len() != 2 {
         let name = String::from_utf8_lossy(sub);
-        ctx.reply.error(&format!(
-            "ERR unknown subcommand '{name}'. Try DEBUG HELP."
-        ));
+        ctx.reply
+            .error(&format!("ERR unknown subcommand '{name}'. Try DEBUG HELP."));
         return;
     }
     let now_ms = ctx.now_ms;

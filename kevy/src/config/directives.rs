@@ -181,8 +181,24 @@ pub(super) static DIRECTIVES: &[Directive] = &[
     d("replicaof", Kind::Text, "", false),
     d("masteruser", Kind::Text, "", true),
     d("repl-backlog-size", Kind::Memory, "1048576", true),
-    d("repl-ping-replica-period", Kind::Int { min: 1, max: i32::MAX as i64 }, "10", true),
-    d("repl-timeout", Kind::Int { min: 1, max: i32::MAX as i64 }, "60", true),
+    d(
+        "repl-ping-replica-period",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        "10",
+        true,
+    ),
+    d(
+        "repl-timeout",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        "60",
+        true,
+    ),
     // kevy's own: shard i of a primary serves replicas on
     // `replication-port-base + i`; 0 lets the kernel pick each port
     // (replicas learn them with `REPLCONF KEVY-TOPOLOGY`).

@@ -82,7 +82,8 @@ impl ReplicatedShard {
         let keyspace = &mut self.core.keyspace;
         match item {
             ApplyItem::Record { db, commands } => {
-                if let Err(error) = apply_commands(keyspace, db, &commands, now_ms, &self.core.config)
+                if let Err(error) =
+                    apply_commands(keyspace, db, &commands, now_ms, &self.core.config)
                 {
                     log::warn!("Shard {}: a replicated write failed: {error}", self.core.id);
                 }

@@ -67,9 +67,7 @@ impl ReplicaInboxes {
 
     /// Queues `item` for `shard`; returns its sequence number (1, 2, ...).
     pub fn push(&self, shard: usize, item: ApplyItem) -> u64 {
-        let mut queue = self.queues[shard]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut queue = self.queues[shard].lock().unwrap_or_else(|p| p.into_inner());
         let seq = self.pushed[shard].fetch_add(1, Ordering::AcqRel) + 1;
         queue.push_back((seq, item));
         seq

@@ -134,9 +134,7 @@ pub fn replicate_from(shared: &ServerShared, config: &Config, upstream: Upstream
         local_password: config.requirepass.clone(),
         applier_secret: state.applier_secret.clone(),
         replica_id: format!("{}.{}", &shared.run_id[..16], shared.tcp_port),
-        codecs: replica::replica_codecs(
-            config.get("repl-snapshot-compression") == Some("zstd"),
-        ),
+        codecs: replica::replica_codecs(config.get("repl-snapshot-compression") == Some("zstd")),
         tls,
         link_timeout_ms: pump_limits(config).link_timeout_ms,
     };

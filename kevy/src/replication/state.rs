@@ -262,7 +262,9 @@ impl ReplicationState {
 
     /// `master_repl_offset`: the sum of every shard's offset.
     pub fn total_offset(&self) -> u64 {
-        self.offsets().iter().fold(0u64, |a, &o| a.saturating_add(o))
+        self.offsets()
+            .iter()
+            .fold(0u64, |a, &o| a.saturating_add(o))
     }
 
     // --- role ---
@@ -290,7 +292,11 @@ impl ReplicationState {
     /// Takes the replication settings of the configuration (every tick).
     pub fn configure(&self, replica_read_only: bool, backlog_size: u64) {
         self.backlog_size.store(backlog_size, Ordering::Relaxed);
-        if self.read_only_setting.swap(replica_read_only, Ordering::Relaxed) != replica_read_only {
+        if self
+            .read_only_setting
+            .swap(replica_read_only, Ordering::Relaxed)
+            != replica_read_only
+        {
             self.set_read_only(replica_read_only);
         }
     }
@@ -427,4 +433,3 @@ impl ReplicationState {
         self.with_replica(|replica| replica.applied = vec![0; streams]);
     }
 }
-

@@ -194,7 +194,12 @@ fn one_write(rng: &mut Lcg) -> Vec<Vec<String>> {
             v(&["SET", &a, &c]),
             v(&["SELECT", "0"]),
         ],
-        17 => vec![v(&["SUNIONSTORE", &k(rng, "set"), &k(rng, "set"), &k(rng, "set")])],
+        17 => vec![v(&[
+            "SUNIONSTORE",
+            &k(rng, "set"),
+            &k(rng, "set"),
+            &k(rng, "set"),
+        ])],
         18 => vec![v(&["APPEND", &a, "x"])],
         _ => vec![v(&["LMOVE", &k(rng, "l"), &k(rng, "l"), "LEFT", "RIGHT"])],
     }

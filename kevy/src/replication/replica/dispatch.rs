@@ -195,10 +195,12 @@ impl Dispatcher {
                 commands.push((db, command.bytes.to_vec(), command.argv, routed));
             }
         }
-        let one_shard = commands.iter().try_fold(None, |seen, (_, _, _, r)| match r {
-            Routed::One(shard) if seen.is_none_or(|s| s == *shard) => Some(Some(*shard)),
-            _ => None,
-        });
+        let one_shard = commands
+            .iter()
+            .try_fold(None, |seen, (_, _, _, r)| match r {
+                Routed::One(shard) if seen.is_none_or(|s| s == *shard) => Some(Some(*shard)),
+                _ => None,
+            });
         let mut placed = Vec::new();
         if let Some(Some(shard)) = one_shard {
             // The common case: the whole step on one shard, as one record.
@@ -208,7 +210,10 @@ impl Dispatcher {
                     Some((batch_db, out)) if *batch_db == db => out.extend_from_slice(&bytes),
                     _ => {
                         if let Some((db, commands)) = batch.take() {
-                            placed.push((shard, self.send(shard, ApplyItem::Record { db, commands })));
+                            placed.push((
+                                shard,
+                                self.send(shard, ApplyItem::Record { db, commands }),
+                            ));
                         }
                         batch = Some((db, bytes));
                     }
@@ -229,7 +234,10 @@ impl Dispatcher {
         for (db, bytes, argv, routed) in commands {
             match routed {
                 Routed::One(shard) => {
-                    let item = ApplyItem::Record { db, commands: bytes };
+                    let item = ApplyItem::Record {
+                        db,
+                        commands: bytes,
+                    };
                     placed.push((shard, self.send(shard, item)));
                 }
                 Routed::Split(parts) => {

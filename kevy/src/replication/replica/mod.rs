@@ -26,9 +26,9 @@ use kevy_replication::{Codec, CodecSet, ReplicaConfig, ReplicaLink};
 
 use applier::LocalApplier;
 use dispatch::Dispatcher;
+pub use stream::LinkIo;
 pub use stream::Phase;
 use stream::{connect_tcp, run_stream};
-pub use stream::LinkIo;
 
 /// A link's byte stream, plain or TLS.
 pub type LinkIoBox = Box<dyn LinkIo>;
@@ -133,7 +133,10 @@ fn supervise(state: Arc<ReplicationState>, config: RunnerConfig, generation: u64
         let ports = match fetch_topology(&config) {
             Ok(ports) => ports,
             Err(error) => {
-                log::warn!("MASTER {host}:{} unreachable: {error}", config.upstream.port);
+                log::warn!(
+                    "MASTER {host}:{} unreachable: {error}",
+                    config.upstream.port
+                );
                 state.link_failed(&error);
                 std::thread::sleep(Duration::from_millis(500));
                 continue;
@@ -160,7 +163,9 @@ fn supervise(state: Arc<ReplicationState>, config: RunnerConfig, generation: u64
         let dispatcher = Dispatcher::new(
             state.clone(),
             streams,
-            applier.take().expect("the applier is returned after every session"),
+            applier
+                .take()
+                .expect("the applier is returned after every session"),
         );
         let session = Arc::new(Session {
             state: state.clone(),

@@ -50,7 +50,15 @@ pub fn run_stream(session: &Session, stream: usize, link: &mut ReplicaLink) -> R
             return Ok(());
         }
         let now = unix_ms();
-        drain_events(session, stream, link, &mut load, &mut covered, &mut io, &mut hello)?;
+        drain_events(
+            session,
+            stream,
+            link,
+            &mut load,
+            &mut covered,
+            &mut io,
+            &mut hello,
+        )?;
         match io.read(&mut buf) {
             Ok(0) => return Err("the primary closed the link".into()),
             Ok(n) => {
@@ -61,7 +69,15 @@ pub fn run_stream(session: &Session, stream: usize, link: &mut ReplicaLink) -> R
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(format!("reading from the primary: {e}")),
         }
-        drain_events(session, stream, link, &mut load, &mut covered, &mut io, &mut hello)?;
+        drain_events(
+            session,
+            stream,
+            link,
+            &mut load,
+            &mut covered,
+            &mut io,
+            &mut hello,
+        )?;
         let applied = session
             .dispatcher
             .lock()
@@ -106,12 +122,9 @@ fn drain_events(
             ReplicaEvent::SnapshotBegin { .. } => {
                 log::info!("Stream {stream}: full sync begins");
                 session.set_phase(stream, Phase::Sync);
-                let started = SnapshotLoad::start(
-                    session.state.shards(),
-                    session.databases,
-                    session.limits,
-                )
-                .map_err(|e| format!("cannot start the snapshot loader: {e}"))?;
+                let started =
+                    SnapshotLoad::start(session.state.shards(), session.databases, session.limits)
+                        .map_err(|e| format!("cannot start the snapshot loader: {e}"))?;
                 *load = Some(started);
             }
             ReplicaEvent::SnapshotChunk { bytes, .. } => {
