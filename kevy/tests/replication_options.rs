@@ -11,11 +11,15 @@
 mod replication_support;
 mod support;
 
+#[cfg(any(feature = "tls", feature = "zstd"))]
 use std::path::Path;
+#[cfg(any(feature = "tls", feature = "zstd"))]
 use std::time::Duration;
 
+#[cfg(any(feature = "tls", feature = "zstd"))]
 use replication_support::*;
 
+#[cfg(feature = "zstd")]
 fn log_of(dir: &Path, port: u16) -> String {
     std::fs::read_to_string(dir.join(format!("kevy-{port}.log"))).unwrap_or_default()
 }

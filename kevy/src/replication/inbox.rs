@@ -49,9 +49,12 @@ pub enum ApplyItem {
     },
 }
 
+/// One shard's queue: items with their sequence numbers.
+type Queue = Mutex<VecDeque<(u64, ApplyItem)>>;
+
 /// Every replica shard's queue.
 pub struct ReplicaInboxes {
-    queues: Box<[Mutex<VecDeque<(u64, ApplyItem)>>]>,
+    queues: Box<[Queue]>,
     pushed: Box<[AtomicU64]>,
     applied: Box<[AtomicU64]>,
 }

@@ -39,6 +39,13 @@ const TXN_HOLD_MAX: usize = 256 * 1024 * 1024;
 /// Where one step went: (shard, inbox sequence) pairs.
 type Placed = Vec<(usize, u64)>;
 
+/// Builds the item a flush or swap of one stream's slots sends to each
+/// shard: (stream, streams, the command's arguments, its database).
+type BroadcastItem = fn(usize, usize, &[Vec<u8>], usize) -> Option<ApplyItem>;
+
+/// One command of a step: its database, bytes, arguments and route.
+type StepCommand = (usize, Vec<u8>, Vec<Vec<u8>>, Routed);
+
 pub struct Dispatcher {
     state: Arc<ReplicationState>,
     streams: usize,
@@ -54,7 +61,7 @@ enum Routed {
     /// To one replica shard.
     One(usize),
     /// To every shard (flush or swap of the stream's slots).
-    Broadcast(fn(usize, usize, &[Vec<u8>], usize) -> Option<ApplyItem>),
+    Broadcast(BroadcastItem),
     /// Split per shard: (shard, command bytes).
     Split(Vec<(usize, Vec<u8>)>),
     /// Needs the server's transactions.
@@ -311,10 +318,7 @@ impl Dispatcher {
         }
     }
 
-    fn apply_coordinated(
-        &mut self,
-        commands: &[(usize, Vec<u8>, Vec<Vec<u8>>, Routed)],
-    ) -> Result<(), String> {
+    fn apply_coordinated(&mut self, commands: &[StepCommand]) -> Result<(), String> {
         // Everything queued before must be applied first: the commands
         // read what earlier writes left.
         for shard in 0..self.shards {

@@ -89,7 +89,7 @@ impl Session {
     pub fn set_phase(&self, stream: usize, phase: Phase) {
         let mut phases = self.phases.lock().unwrap_or_else(|p| p.into_inner());
         phases[stream] = phase;
-        let link = if phases.iter().any(|p| *p == Phase::Sync) {
+        let link = if phases.contains(&Phase::Sync) {
             LinkState::Sync
         } else if phases.iter().all(|p| *p == Phase::Streaming) {
             LinkState::Connected
