@@ -78,6 +78,10 @@ fn chain_of_replicas_with_flushes_and_swaps() {
     write_load(primary.port, 4, 400);
     wait_converged(primary.port, middle.port, Duration::from_secs(10));
     wait_converged(primary.port, last.port, Duration::from_secs(10));
+    ok(&mut client, &["SWAPDB", "0", "3"]);
+    write_load(primary.port, 6, 200);
+    wait_converged(primary.port, middle.port, Duration::from_secs(10));
+    wait_converged(primary.port, last.port, Duration::from_secs(10));
     ok(&mut client, &["FLUSHALL"]);
     write_load(primary.port, 5, 200);
     wait_converged(primary.port, middle.port, Duration::from_secs(10));

@@ -52,7 +52,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         &["admin", "noscript", "stale", "no_async_loading"],
         replicaof,
         "5.0.0",
-        "Configure a server as replica of another, or promote it to a master.",
+        "Make the server a replica of another instance, or promote it as master.",
     ),
     conn_command(
         "slaveof",
@@ -60,18 +60,22 @@ pub static COMMANDS: &[CommandSpec] = &[
         &["admin", "noscript", "stale", "no_async_loading"],
         replicaof,
         "1.0.0",
-        "Configure a server as replica of another, or promote it to a master.",
-    ),
-    conn_command(
-        "role",
-        1,
-        &["noscript", "loading", "stale", "fast"],
-        role,
-        "2.8.12",
-        "Return the role of the instance in the context of replication",
+        "Make the server a replica of another instance, or promote it as master.",
     ),
     CommandSpec {
+        acl: &["@admin", "@fast", "@dangerous"],
+        ..conn_command(
+            "role",
+            1,
+            &["noscript", "loading", "stale", "fast"],
+            role,
+            "2.8.12",
+            "Return the role of the instance in the context of replication",
+        )
+    },
+    CommandSpec {
         acl: &["@slow", "@connection"],
+        group: "generic",
         ..conn_command(
             "wait",
             3,

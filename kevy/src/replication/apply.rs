@@ -10,7 +10,8 @@
 //! for this server's own replicas (a chain), see [`Applied`].
 
 use crate::cmd;
-use crate::keyspace::Keyspace;
+use crate::cmd::effects::push_command;
+use crate::keyspace::{Keyspace, Value};
 use crate::resp::{parse, Argv, Frame, ParseLimits};
 use crate::slot::{slot_of, SLOTS};
 
@@ -110,10 +111,18 @@ pub fn flush_slots(
     removed
 }
 
-/// Swaps the keys of `stream`'s slots between databases `a` and `b`.
-pub fn swap_slots(keyspace: &mut Keyspace, stream: usize, streams: usize, a: usize, b: usize) {
+/// Swaps the keys of `stream`'s slots between databases `a` and `b`;
+/// returns, per database, the commands that redo the result (for this
+/// server's own replicas: `DEL` of what left, the value of what came).
+pub fn swap_slots(
+    keyspace: &mut Keyspace,
+    stream: usize,
+    streams: usize,
+    a: usize,
+    b: usize,
+) -> Vec<(usize, Vec<u8>)> {
     if a == b || a >= keyspace.dbs.len() || b >= keyspace.dbs.len() {
-        return;
+        return Vec::new();
     }
     let take = |keyspace: &mut Keyspace, db: usize| {
         let keys = stream_keys(keyspace, db, stream, streams);
@@ -124,12 +133,63 @@ pub fn swap_slots(keyspace: &mut Keyspace, stream: usize, streams: usize, a: usi
     };
     let from_a = take(keyspace, a);
     let from_b = take(keyspace, b);
+    let mut redo = Vec::new();
+    for (db, gone, entries) in [(b, &from_b, &from_a), (a, &from_a, &from_b)] {
+        let mut commands = Vec::new();
+        for entry in gone.iter() {
+            if !entries
+                .iter()
+                .any(|e| e.key.as_bytes() == entry.key.as_bytes())
+            {
+                push_command(&mut commands, &[b"DEL", entry.key.as_bytes()]);
+            }
+        }
+        for entry in entries.iter() {
+            push_value(
+                &mut commands,
+                entry.key.as_bytes(),
+                &entry.value,
+                entry.expire_at(),
+            );
+        }
+        redo.push((db, commands));
+    }
     for (db, entries) in [(b, from_a), (a, from_b)] {
         let target = keyspace.db(db);
         for entry in entries {
             let expire_at = entry.expire_at();
             target.insert_new(entry.key, entry.value, expire_at, entry.last_access);
         }
+    }
+    redo
+}
+
+/// The command that leaves `key` holding `value` (with its expiry).
+fn push_value(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_at: Option<u64>) {
+    let at = expire_at.map(|at| at.to_string());
+    if let Value::Str(s) = value {
+        let mut scratch = Vec::new();
+        let bytes = s.as_bytes(&mut scratch);
+        match &at {
+            Some(at) => push_command(out, &[b"SET", key, bytes, b"PXAT", at.as_bytes()]),
+            None => push_command(out, &[b"SET", key, bytes]),
+        }
+        return;
+    }
+    match cmd::dump_payload(value) {
+        Ok(payload) => {
+            let ttl = at.unwrap_or_else(|| "0".into());
+            let args: [&[u8]; 6] = [
+                b"RESTORE",
+                key,
+                ttl.as_bytes(),
+                &payload,
+                b"REPLACE",
+                b"ABSTTL",
+            ];
+            push_command(out, &args);
+        }
+        Err(kind) => log::warn!("a swapped {kind} value cannot be sent to replicas"),
     }
 }
 

@@ -19,6 +19,7 @@ use super::apply::{flush_slots, swap_slots, take_staged};
 use super::inbox::{ApplyItem, DRAIN_PER_ITERATION};
 use super::primary::{BacklogSink, PrimaryShard};
 use super::state::ReplicationState;
+use crate::keyspace::ExpiryMode;
 use crate::shard::propagate::{apply_commands, SinkKind};
 use crate::shard::{unix_ms, ShardCore};
 
@@ -111,7 +112,11 @@ impl ReplicatedShard {
                 streams,
                 a,
                 b,
-            } => swap_slots(keyspace, stream, streams, a, b),
+            } => {
+                for (db, commands) in swap_slots(keyspace, stream, streams, a, b) {
+                    self.primary.record(db, None, &commands);
+                }
+            }
             ApplyItem::ReplaceSlots {
                 stream,
                 streams,
@@ -127,6 +132,20 @@ impl ReplicatedShard {
                 // This shard's own replicas did not see these keys as
                 // writes: a new history makes them take a full sync.
                 self.state.new_history();
+            }
+        }
+    }
+
+    /// A replica keeps expired keys (hidden from reads) until its primary
+    /// deletes them, as Redis's replicas do; a primary deletes them.
+    fn follow_role(&mut self) {
+        let mode = match self.state.is_replica() {
+            true => ExpiryMode::Hide,
+            false => ExpiryMode::Delete,
+        };
+        for db in &mut self.core.keyspace.dbs {
+            if db.expiry_mode() != mode {
+                db.set_expiry_mode(mode);
             }
         }
     }
@@ -236,6 +255,7 @@ impl ShardHandler for ReplicatedShard {
     }
 
     fn on_tick(&mut self, now: Instant) {
+        self.follow_role();
         self.core.on_tick(now);
         let backlog = super::backlog_size(&self.core.config);
         let read_only = self.core.config.get("replica-read-only") != Some("no");

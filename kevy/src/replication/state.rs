@@ -136,6 +136,10 @@ pub struct ReplicationState {
     /// shards record them already.
     recording_wanted: AtomicBool,
     recording_shards: AtomicUsize,
+    /// Held by the running replica runner for its whole life, so a new
+    /// `REPLICAOF` starts only after the previous runner has stopped
+    /// pushing into the inboxes.
+    pub runner_lock: Mutex<()>,
 }
 
 impl ReplicationState {
@@ -165,6 +169,7 @@ impl ReplicationState {
             applier_secret: ReplId::generate().to_string(),
             recording_wanted: AtomicBool::new(false),
             recording_shards: AtomicUsize::new(0),
+            runner_lock: Mutex::new(()),
         }
     }
 
@@ -268,6 +273,11 @@ impl ReplicationState {
     }
 
     // --- role ---
+
+    /// True while this server follows an upstream.
+    pub fn is_replica(&self) -> bool {
+        self.status().upstream.is_some()
+    }
 
     /// True on a read-only replica: client writes get `-READONLY`.
     pub fn refuses_writes(&self, client_id: u64) -> bool {

@@ -116,6 +116,8 @@ pub fn start(state: Arc<ReplicationState>, config: RunnerConfig, generation: u64
 
 fn supervise(state: Arc<ReplicationState>, config: RunnerConfig, generation: u64) {
     let current = |state: &ReplicationState| state.status().runner_generation == generation;
+    let shared = state.clone();
+    let _running = shared.runner_lock.lock().unwrap_or_else(|p| p.into_inner());
     let mut links: Vec<ReplicaLink> = Vec::new();
     let mut applier = Some(LocalApplier::new(
         config.local_addr,
