@@ -196,6 +196,8 @@ fn redis_sync() -> Option<SyncResult> {
         .find_map(|l| l.strip_prefix("total_net_repl_output_bytes:"))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
+    drop(replica);
+    let _ = std::fs::remove_dir_all(&dir);
     Some(SyncResult {
         seconds: took.as_secs_f64(),
         bytes,

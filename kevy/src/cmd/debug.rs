@@ -165,3 +165,32 @@ fn stream_digest(hasher: &mut Fnv, stream: &StreamValue) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::cmd::test_harness::Harness;
+
+    fn digest_after(lines: &[&str]) -> String {
+        let mut harness = Harness::new();
+        for line in lines {
+            harness.run(line);
+        }
+        harness.run("DEBUG DIGEST")
+    }
+
+    #[test]
+    fn digest_ignores_order_and_sees_every_difference() {
+        let a = digest_after(&["SET k v", "SADD s 1 2 3", "HSET h a 1 b 2", "RPUSH l x y"]);
+        let b = digest_after(&["RPUSH l x y", "HSET h b 2 a 1", "SADD s 3 2 1", "SET k v"]);
+        assert_eq!(a, b);
+        assert_ne!(
+            a,
+            digest_after(&["SET k v", "SADD s 1 2 3", "HSET h a 1 b 2", "RPUSH l y x"])
+        );
+        assert_ne!(
+            a,
+            digest_after(&["SET k v2", "SADD s 1 2 3", "HSET h a 1 b 2", "RPUSH l x y"])
+        );
+        assert_eq!(digest_after(&[]), ":0\r\n");
+    }
+}

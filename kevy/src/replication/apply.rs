@@ -213,3 +213,78 @@ pub fn take_staged(keyspace: &mut Keyspace, staged: &mut Keyspace, clock: u32) -
     }
     moved
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::RString;
+
+    fn keyspace_with(keys: &[&str]) -> Keyspace {
+        let mut keyspace = Keyspace::new(4);
+        for key in keys {
+            let value = Value::Str(RString::from_client(key.as_bytes()));
+            keyspace.db(0).insert_new((*key).into(), value, None, 0);
+        }
+        keyspace
+    }
+
+    fn names(keyspace: &Keyspace, db: usize) -> Vec<String> {
+        let mut names: Vec<String> = keyspace.dbs[db]
+            .iter_live(0)
+            .map(|e| String::from_utf8_lossy(e.key.as_bytes()).into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn streams_partition_the_slots_like_the_slot_table() {
+        for streams in [1, 2, 3, 7] {
+            let table = crate::slot::SlotTable::new(streams);
+            for key in ["a", "b", "{tag}x", "user:1000", ""] {
+                assert_eq!(
+                    stream_of(key.as_bytes(), streams),
+                    table.shard_of(key.as_bytes())
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn flush_and_swap_touch_only_the_streams_slots() {
+        let keys = ["a", "b", "c", "d", "e", "f", "g", "h"];
+        let mut keyspace = keyspace_with(&keys);
+        let of_stream_1: Vec<&str> = keys
+            .iter()
+            .copied()
+            .filter(|k| stream_of(k.as_bytes(), 2) == 1)
+            .collect();
+        assert!(!of_stream_1.is_empty() && of_stream_1.len() < keys.len());
+        let redo = swap_slots(&mut keyspace, 1, 2, 0, 3);
+        assert_eq!(names(&keyspace, 3), of_stream_1);
+        assert_eq!(names(&keyspace, 0).len(), keys.len() - of_stream_1.len());
+        // The commands redoing db 3 set exactly the keys that moved in.
+        let (_, commands) = redo.iter().find(|(db, _)| *db == 3).expect("db 3");
+        assert_eq!(
+            split_commands(commands).expect("valid RESP").len(),
+            of_stream_1.len()
+        );
+        let removed = flush_slots(&mut keyspace, 1, 2, 0..4);
+        assert_eq!(removed.len(), 1, "only db 3 held keys of stream 1");
+        assert!(names(&keyspace, 3).is_empty());
+        assert_eq!(names(&keyspace, 0).len(), keys.len() - of_stream_1.len());
+    }
+
+    #[test]
+    fn staged_keys_replace_and_commands_split() {
+        let mut keyspace = keyspace_with(&["a"]);
+        let mut staged = keyspace_with(&["a", "b"]);
+        assert_eq!(take_staged(&mut keyspace, &mut staged, 0), 2);
+        assert_eq!(names(&keyspace, 0), ["a", "b"]);
+        let record = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n";
+        let commands = split_commands(record).expect("valid RESP");
+        assert_eq!(commands.len(), 2);
+        assert_eq!(command_keys(&commands[0].argv), Some(vec![1]));
+        assert!(split_commands(b"*3\r\n$3\r\nSET\r\n").is_none());
+    }
+}
