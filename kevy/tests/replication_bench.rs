@@ -173,6 +173,11 @@ fn redis_sync() -> Option<SyncResult> {
     let sampler = sample_gets(primary.port, running.clone());
     let started = Instant::now();
     let port = primary.port.to_string();
+    // A disk-loading replica writes the received RDB as dump.rdb in its
+    // directory: its own, or every later redis-server started in the
+    // shared temp directory would load it.
+    let dir = temp_dir("bench-redis-replica");
+    let dir_arg = dir.to_string_lossy().into_owned();
     let replica: ServerProcess = support::start(
         "redis-server",
         &[
@@ -180,6 +185,8 @@ fn redis_sync() -> Option<SyncResult> {
             "",
             "--appendonly",
             "no",
+            "--dir",
+            &dir_arg,
             "--replicaof",
             "127.0.0.1",
             &port,

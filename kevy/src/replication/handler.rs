@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use kevy_transport::{ConnId, ShardHandler};
 
 use super::apply::{flush_slots, swap_slots, take_staged};
+use super::backlog_sink::BacklogSink;
 use super::inbox::{ApplyItem, DRAIN_PER_ITERATION};
-use super::primary::{BacklogSink, PrimaryShard};
+use super::primary::PrimaryShard;
 use super::state::ReplicationState;
 use crate::keyspace::ExpiryMode;
 use crate::shard::propagate::{apply_commands, SinkKind};

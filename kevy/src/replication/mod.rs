@@ -19,6 +19,7 @@
 //! replicas live in the shared [`state::ReplicationState`].
 
 pub mod apply;
+pub mod backlog_sink;
 pub mod handler;
 pub mod inbox;
 pub mod primary;

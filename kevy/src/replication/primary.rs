@@ -2,8 +2,7 @@
 //! the replicas connected to its replication port.
 //!
 //! Data flow: every write record of the shard is appended to the backlog
-//! by the shard's [`BacklogSink`] as the core hands it over (frames are
-//! self-contained: a record of database n > 0 starts with `SELECT n`). A connection accepted on the
+//! by the shard's `BacklogSink` as the core hands it over. A connection accepted on the
 //! shard's replication port becomes a [`Link`]: its first line is
 //! `AUTH <hex user> <hex password>` (`-` for empty), checked against
 //! `requirepass`; the rest goes to a `ReplicaPump`, which answers the
@@ -21,71 +20,11 @@ use kevy_replication::{
 };
 use kevy_transport::ConnId;
 
+use super::backlog_sink::{append_record, SharedBacklog};
 use super::snapshot_ship::{ChunkPoll, SnapshotShip};
 use super::state::{ConnectedReplica, ReplicationState};
 use crate::keyspace::Keyspace;
 use crate::persist::save::freeze;
-use crate::shard::propagate::{WriteRecord, WriteSink};
-
-/// A shard's backlog, shared by its write sink and its links (one thread
-/// uses both: the mutex is never contended).
-pub type SharedBacklog = Arc<Mutex<ReplicationBacklog>>;
-
-/// Appends one record as a self-contained frame (a record of database
-/// n > 0 starts with `SELECT n`) and publishes the shard's new offset.
-pub fn append_record(
-    backlog: &mut ReplicationBacklog,
-    state: &ReplicationState,
-    shard: usize,
-    db: usize,
-    txn: Option<TxnMark>,
-    commands: &[u8],
-) {
-    if commands.is_empty() {
-        return;
-    }
-    let mut frame = Vec::with_capacity(commands.len() + 24);
-    if db != 0 {
-        let index = db.to_string();
-        frame.extend_from_slice(
-            format!("*2\r\n$6\r\nSELECT\r\n${}\r\n{index}\r\n", index.len()).as_bytes(),
-        );
-    }
-    frame.extend_from_slice(commands);
-    match backlog.append_marked(&frame, txn) {
-        Ok(_) => state.publish_offset(shard, backlog.next_offset()),
-        Err(error) => log::error!("Replication backlog of shard {shard}: {error}"),
-    }
-}
-
-/// The shard's replication sink: each record goes into the backlog as the
-/// shard hands it over, before that iteration's replies (to clients and
-/// to other shards) leave, so a `WAIT` sees its writes' offsets.
-pub struct BacklogSink {
-    pub backlog: SharedBacklog,
-    pub state: Arc<ReplicationState>,
-    pub shard: usize,
-}
-
-impl WriteSink for BacklogSink {
-    fn record(&mut self, record: &WriteRecord<'_>) {
-        let txn = record.txn.map(|part| TxnMark {
-            id: part.id,
-            parts: part.parts,
-        });
-        let mut backlog = self.backlog.lock().unwrap_or_else(|p| p.into_inner());
-        append_record(
-            &mut backlog,
-            &self.state,
-            self.shard,
-            record.db,
-            txn,
-            record.commands,
-        );
-    }
-
-    fn end_iteration(&mut self) {}
-}
 
 /// Longest `AUTH` line accepted on a replication port.
 const AUTH_LINE_MAX: usize = 1024;
