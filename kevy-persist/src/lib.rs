@@ -1,8 +1,8 @@
 //! Persistence of kevy: the on-disk formats, as codecs over bytes.
 //!
-//! Two formats live here, neither of which knows kevy's commands or does
-//! any file policy (the server owns files, fsync policy, temp files and
-//! renames):
+//! The formats here know nothing of kevy's commands; the log set's files
+//! and fsync policy live in [`aof`], the snapshot file's temp files and
+//! renames in the server:
 //! - [`log_record`]: the framing of the append-only log. Every applied
 //!   write is appended as one record (its RESP bytes behind a length and a
 //!   crc32); reading the log back tells a torn tail (a crash cut the last
@@ -16,9 +16,18 @@
 //!   time with bounded memory; [`snapshot::check_snapshot`] walks a file
 //!   and reports its contents or its first bad block.
 //!
+//! - [`aof`]: the append-only log as files: the manifest of a log set
+//!   (base snapshot plus one incremental log per shard), log entries,
+//!   the appender with its fsync policies, reading a log back.
+//!
 //! Every error of the crate is one [`PersistError`]; snapshot errors carry
 //! the byte offset of the bad part of the file.
 
+pub mod aof;
+#[doc(hidden)]
+pub mod fuzz_entry;
+#[cfg(test)]
+mod fuzz_replay;
 pub mod log_record;
 pub mod snapshot;
 
@@ -47,6 +56,26 @@ pub enum PersistError {
         expected: u32,
         found: u32,
     },
+    /// A record whose length runs past the end of the log although a whole
+    /// record starts at `next_record`: the length field is damaged (a torn
+    /// tail never has a sound record after it), so the log is corrupt.
+    #[error(
+        "append-only log record at byte {offset} is corrupt: its length {claimed} runs \
+         past the end of the log, but a sound record starts at byte {next_record}"
+    )]
+    CorruptLength {
+        offset: u64,
+        claimed: u64,
+        next_record: u64,
+    },
+    /// A record whose frame is sound but whose payload is not a log entry
+    /// (unknown kind, cut fields, no commands).
+    #[error("append-only log record at byte {offset} is malformed: {reason}")]
+    MalformedEntry { offset: u64, reason: &'static str },
+    /// The manifest of a log set cannot be parsed or names an impossible
+    /// set of files.
+    #[error("append-only log manifest is invalid at line {line}: {reason}")]
+    MalformedManifest { line: usize, reason: String },
     /// A payload longer than a record's 32-bit length field can describe.
     #[error("a record payload of {len} bytes exceeds the 4 GiB record limit")]
     RecordTooLarge { len: usize },
@@ -151,6 +180,8 @@ impl PersistError {
         match *self {
             PersistError::TornTail { offset }
             | PersistError::ChecksumMismatch { offset, .. }
+            | PersistError::CorruptLength { offset, .. }
+            | PersistError::MalformedEntry { offset, .. }
             | PersistError::SnapshotTruncated { offset, .. }
             | PersistError::BlockTooLarge { offset, .. }
             | PersistError::BlockChecksumMismatch { offset, .. }
@@ -167,6 +198,7 @@ impl PersistError {
             | PersistError::UnknownCodec { .. }
             | PersistError::CodecNotCompiled { .. } => Some(0),
             PersistError::RecordTooLarge { .. }
+            | PersistError::MalformedManifest { .. }
             | PersistError::SnapshotMisuse { .. }
             | PersistError::Compression { .. } => None,
         }

@@ -10,17 +10,31 @@
 //! - the slice ends inside a record (header or payload incomplete) →
 //!   [`PersistError::TornTail`] at the record's start, where a recovering
 //!   server truncates;
-//! - a complete record fails its checksum → [`PersistError::ChecksumMismatch`].
+//! - a complete record fails its checksum → [`PersistError::ChecksumMismatch`];
+//! - a record whose length runs past the end while a whole, checksummed
+//!   record starts somewhere after it → [`PersistError::CorruptLength`]:
+//!   its length field was damaged, and truncating there would silently
+//!   drop the intact records behind it.
 //!
-//! A length field corrupted to point past the end of the log looks exactly
-//! like a torn tail: the format cannot tell them apart, so a caller that
-//! finds a torn tail far from where its last fsync left the file should be
-//! suspicious before truncating.
+//! The last rule is a search: a length flip in the middle of a log would
+//! otherwise look exactly like a torn tail. A real torn tail holds part of
+//! one append, so the search is short; it only counts records of at least
+//! one byte (a zero-filled tail, which a power loss can leave, reads as
+//! empty records of crc 0) and stops after [`RESYNC_HASH_BUDGET`] bytes of
+//! checksumming, after which the tail is reported as torn. A partly
+//! written payload that itself contains a whole framed record (a value
+//! that is a kevy log) would be taken for corruption: the start is then
+//! refused rather than data dropped.
 
 use crate::PersistError;
 
 /// Bytes before a record's payload: length and checksum.
 pub const RECORD_HEADER_LEN: usize = 8;
+
+/// Bytes of checksumming the search for a record after a would-be torn
+/// tail may spend (see the module comment) before it gives up and reports
+/// the tail as torn: bounds the cost of a hostile or huge damaged log.
+pub const RESYNC_HASH_BUDGET: usize = 64 << 20;
 
 /// Appends one record holding `payload` to `out`.
 pub fn encode_record(payload: &[u8], out: &mut Vec<u8>) -> Result<(), PersistError> {
@@ -88,7 +102,14 @@ impl<'a> LogReader<'a> {
             .ok()
             .and_then(|len| after_header.get(..len))
         else {
-            return Err(torn);
+            return Err(match whole_record_after(self.log, start + 1) {
+                Some(next_record) => PersistError::CorruptLength {
+                    offset: start as u64,
+                    claimed: u64::from(len),
+                    next_record: next_record as u64,
+                },
+                None => torn,
+            });
         };
         let found = crc32fast::hash(payload);
         if found != expected {
@@ -104,6 +125,31 @@ impl<'a> LogReader<'a> {
             payload,
         }))
     }
+}
+
+/// The start of the first whole record of at least one byte at or after
+/// `from`, if one is found within the checksum budget.
+fn whole_record_after(log: &[u8], from: usize) -> Option<usize> {
+    let mut budget = RESYNC_HASH_BUDGET;
+    let last_header = log.len().checked_sub(RECORD_HEADER_LEN)?;
+    for at in from..=last_header {
+        let header = &log[at..at + RECORD_HEADER_LEN];
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let room = log.len() - at - RECORD_HEADER_LEN;
+        if len == 0 || len > room {
+            continue;
+        }
+        if len > budget {
+            return None;
+        }
+        budget -= len;
+        let expected = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        let payload = &log[at + RECORD_HEADER_LEN..at + RECORD_HEADER_LEN + len];
+        if crc32fast::hash(payload) == expected {
+            return Some(at);
+        }
+    }
+    None
 }
 
 impl<'a> Iterator for LogReader<'a> {

@@ -1,6 +1,8 @@
 //! The `kevy` binary: `kevy [config-file] [--directive value ...]`, as
 //! `redis-server` takes its arguments. Starts the server, logs where it
-//! listens, and stops cleanly on SIGINT, SIGTERM or `SHUTDOWN`.
+//! listens, and stops cleanly on SIGINT, SIGTERM or `SHUTDOWN`. Also the
+//! offline tools `kevy check-snapshot FILE` and `kevy check-aof [--fix]
+//! FILE|DIR`.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -51,6 +53,130 @@ fn check_snapshot(args: &[String]) -> ExitCode {
             println!("{path}: BAD at offset {offset}: {err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+const CHECK_AOF_USAGE: &str = "Usage: kevy check-aof [--fix] <file.manifest|directory|file>";
+
+/// `kevy check-aof [--fix] FILE|DIR`, as redis-check-aof: verifies a log
+/// set (its manifest, base snapshot and every incremental log) or one
+/// file; reports the first bad record of each file with its offset.
+/// `--fix` asks before truncating a torn tail (an append cut short by a
+/// crash) and never truncates a corrupt log: that would drop sound
+/// records after the damage. Exit 0 when everything is (now) valid.
+fn check_aof(args: &[String]) -> ExitCode {
+    use kevy_persist::aof::check::{check_file, check_set, find_manifest, FileState};
+    let (fix, path) = match args {
+        [path] if path != "--fix" => (false, path),
+        [flag, path] if flag == "--fix" => (true, path),
+        _ => {
+            println!("{CHECK_AOF_USAGE}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let path = std::path::Path::new(path);
+    let checks = match find_manifest(path) {
+        Ok(Some((dir, appendfilename))) => {
+            println!("Start checking Multi Part AOF");
+            match check_set(&dir, &appendfilename) {
+                Ok(checks) => checks,
+                Err(err) => {
+                    println!("Invalid AOF manifest: {err}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        Ok(None) => vec![check_file(path)],
+        Err(err) => {
+            println!("{err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut valid = true;
+    let mut to_truncate = Vec::new();
+    for check in &checks {
+        let name = check.path.display();
+        let kind = if check.base { "BASE" } else { "INCR" };
+        match &check.state {
+            FileState::BaseValid(contents) => {
+                println!("{kind} AOF {name} is valid ({} keys)", contents.summary.keys_per_db.iter().map(|(_, keys)| keys).sum::<u64>());
+            }
+            FileState::LogValid { entries, txn_parts } => println!(
+                "{kind} AOF {name} is valid ({entries} entries, {txn_parts} of them parts of cross-shard writes)"
+            ),
+            FileState::Torn {
+                entries,
+                ok_up_to,
+                fixable,
+            } => {
+                println!(
+                    "AOF analyzed: filename={name}, size={}, ok_up_to={ok_up_to}, entries={entries}, diff={}",
+                    check.size,
+                    check.size - ok_up_to
+                );
+                if *fixable {
+                    println!("{kind} AOF {name} ends in a torn tail: the last record at {ok_up_to} is incomplete");
+                    to_truncate.push((check.path.clone(), check.size, *ok_up_to));
+                } else {
+                    valid = false;
+                    println!(
+                        "{kind} AOF {name} is not valid: an incomplete record at {ok_up_to} is followed by newer logs of its shard, so it is not a torn tail and will not be truncated"
+                    );
+                }
+            }
+            FileState::Corrupt(err) => {
+                valid = false;
+                let offset = err.offset().map_or("unknown".to_string(), |o| o.to_string());
+                println!("0x{:>16x}: {err}", err.offset().unwrap_or(0));
+                println!(
+                    "{kind} AOF {name} is not valid: corrupt at offset {offset}. --fix truncates only a torn tail, never the sound records after damage: restore the file from a backup, or truncate it by hand if losing them is acceptable."
+                );
+            }
+            FileState::Unreadable(err) => {
+                valid = false;
+                println!("{kind} AOF {name} can't be read: {err}");
+            }
+        }
+    }
+    if !to_truncate.is_empty() {
+        if !fix {
+            println!("AOF is not valid. Use the --fix option to try fixing it.");
+            return ExitCode::FAILURE;
+        }
+        for (file, size, ok_up_to) in &to_truncate {
+            println!(
+                "This will shrink the AOF {} from {size} bytes, with {} bytes, to {ok_up_to} bytes",
+                file.display(),
+                size - ok_up_to
+            );
+        }
+        print!("Continue? [y/N]: ");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if !answer.trim_start().starts_with(['y', 'Y']) {
+            println!("Aborting...");
+            return ExitCode::FAILURE;
+        }
+        for (file, _, ok_up_to) in &to_truncate {
+            let truncated = std::fs::OpenOptions::new()
+                .write(true)
+                .open(file)
+                .and_then(|f| f.set_len(*ok_up_to).and_then(|()| f.sync_all()));
+            match truncated {
+                Ok(()) => println!("Successfully truncated AOF {}", file.display()),
+                Err(err) => {
+                    println!("Failed to truncate AOF {}: {err}", file.display());
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    if valid {
+        println!("All AOF files are valid");
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
@@ -110,6 +236,9 @@ fn main() -> ExitCode {
     }
     if args.first().map(String::as_str) == Some("check-snapshot") {
         return check_snapshot(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("check-aof") {
+        return check_aof(&args[1..]);
     }
     if args.iter().any(|a| a == "-v" || a == "--version") {
         println!(
@@ -188,6 +317,7 @@ fn main() -> ExitCode {
     while !running.is_stopping() {
         if signalled.load(Ordering::SeqCst) {
             log::warn!("Received shutdown signal, scheduling shutdown...");
+            running.request_shutdown_save();
             running.stop();
             break;
         }

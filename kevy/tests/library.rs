@@ -4,13 +4,21 @@
 
 use kevy::server::{Server, ServerError, Transport};
 
+/// A data directory of this test's own: a `dump.rdb` some other program
+/// left in the system's temp directory must not be loaded.
+fn data_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("kevy-library-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create the data directory");
+    dir
+}
+
 fn start(transport: Transport, threads: usize) -> kevy::RunningServer {
     Server::builder()
         .bind("127.0.0.1")
         .port(0)
         .threads(threads)
         .transport(transport)
-        .data_dir(std::env::temp_dir())
+        .data_dir(data_dir())
         .start()
         .expect("the server starts")
 }

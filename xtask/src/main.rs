@@ -13,6 +13,7 @@
 //! here and turns into a non-zero exit status.
 
 mod bench;
+mod bench_persist;
 mod bench_workloads;
 mod ci;
 mod matrix;
@@ -35,6 +36,11 @@ Commands:
           and CPU per 1M requests. Defaults: --requests 200000,
           --threads 2; --quick uses 50000 requests unless --requests is
           given.
+  bench persist [--keys N] [--threads T] [--quick]
+          SAVE time, snapshot size and load time of N keys of mixed types
+          (kevy plain and zstd beside redis-server's RDB), and SET
+          throughput with appendonly yes under appendfsync everysec and
+          always beside redis-server. Default --keys 1000000.
   memory  [--keys N] [--quick]
           kevy (--threads 2) against redis-server: memory growth (INFO
           used_memory and process RSS) for N keys of each kind (strings,
@@ -52,6 +58,10 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     let result = match command.as_str() {
+        "bench" if rest.first().map(String::as_str) == Some("persist") => {
+            bench_persist::PersistOptions::parse(&rest[1..])
+                .and_then(|options| bench_persist::run(&options))
+        }
         "bench" => bench::BenchOptions::parse(rest).and_then(|options| bench::run(&options)),
         "memory" => memory::MemoryOptions::parse(rest).and_then(|options| memory::run(&options)),
         "matrix" => no_options(rest).and_then(|()| matrix::run()),

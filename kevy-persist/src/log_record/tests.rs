@@ -93,6 +93,36 @@ fn errors_read_well() {
     );
 }
 
+#[test]
+fn a_damaged_length_before_sound_records_is_corruption_not_a_torn_tail() {
+    let (mut log, starts) = encode_all(&[b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]);
+    log[starts[1] + 2] = 0x7f;
+    let (decoded, error) = decode_all(&log);
+    assert_eq!(decoded, vec![b"one".to_vec()]);
+    match error {
+        Some(PersistError::CorruptLength {
+            offset,
+            next_record,
+            ..
+        }) => {
+            assert_eq!(offset, starts[1] as u64);
+            assert_eq!(next_record, starts[2] as u64);
+        }
+        other => panic!("expected corruption, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_zero_filled_tail_is_not_taken_for_sound_records() {
+    let (mut log, _) = encode_all(&[b"one".to_vec()]);
+    let cut = log.len();
+    log.extend_from_slice(&[0x40, 0, 0, 0, 1, 2, 3, 4]);
+    log.extend_from_slice(&[0; 32]);
+    let (decoded, error) = decode_all(&log);
+    assert_eq!(decoded, vec![b"one".to_vec()]);
+    assert_eq!(error, Some(PersistError::TornTail { offset: cut as u64 }));
+}
+
 fn payloads() -> impl Strategy<Value = Vec<Vec<u8>>> {
     prop::collection::vec(prop::collection::vec(any::<u8>(), 0..200), 0..20)
 }
@@ -153,10 +183,27 @@ proptest! {
             Some(PersistError::ChecksumMismatch { offset: at_record, .. }) => {
                 prop_assert_eq!(at_record, offset);
             }
-            // A length corrupted to run past the end reads as a torn tail:
-            // the format cannot tell it from a cut-short append.
+            // A length corrupted to run past the end: corruption when a
+            // sound record follows it, else it is the last non-empty record
+            // and reads as a torn tail (the format cannot tell them apart).
+            Some(PersistError::CorruptLength { offset: at_record, next_record, .. })
+                if in_length_field =>
+            {
+                prop_assert_eq!(at_record, offset);
+                let next_sound = starts[damaged + 1..]
+                    .iter()
+                    .zip(&payloads[damaged + 1..])
+                    .find(|(_, p)| !p.is_empty())
+                    .map(|(start, _)| *start as u64);
+                prop_assert!(next_record > offset);
+                prop_assert!(next_sound.is_some_and(|n| next_record <= n));
+            }
             Some(PersistError::TornTail { offset: at_record }) if in_length_field => {
                 prop_assert_eq!(at_record, offset);
+                prop_assert!(
+                    payloads[damaged + 1..].iter().all(Vec::is_empty),
+                    "a sound record after the damaged one was not found"
+                );
             }
             other => prop_assert!(false, "flip at byte {} not detected: {:?}", at, other),
         }

@@ -308,6 +308,8 @@ fn shutdown(ctx: &mut ConnCtx, argv: Argv) {
             return;
         }
     }
+    let mode = crate::persist::shutdown::mode_of_arguments(argv.iter().skip(1));
+    crate::persist::shutdown::request(&ctx.core.config.snapshots, mode);
     log::warn!("User requested shutdown...");
     ctx.core.shared.shutdown.store(true, Ordering::SeqCst);
     for bell in ctx.core.mesh.doorbells().iter() {

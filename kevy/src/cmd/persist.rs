@@ -1,4 +1,4 @@
-//! `SAVE`, `BGSAVE [SCHEDULE]` and `LASTSAVE`.
+//! `SAVE`, `BGSAVE [SCHEDULE]`, `BGREWRITEAOF` and `LASTSAVE`.
 //!
 //! `SAVE` and `BGSAVE` run on every shard (`Route::AllShards`): each shard
 //! adds its live keys to the one file of that save (see
@@ -7,13 +7,16 @@
 //! straight from the keyspace on the shard thread (it blocks, as Redis's
 //! does). `BGSAVE` copies the shard's live keys (a frozen view: values are
 //! cloned, so later writes do not reach it) and encodes, compresses and
-//! writes them on a thread of its own while the shard keeps serving.
+//! writes them on a thread of its own while the shard keeps serving. A
+//! second `BGSAVE` while one runs is refused, as Redis does (the first
+//! shard to see it decides for all, `SnapshotState::decide_bgsave`).
 
 use std::sync::atomic::Ordering;
 
 use super::{CommandSpec, ExecCtx, Gather, Handler, KeySpec, Route};
 use crate::config::Config;
-use crate::persist::autosave::start_background_part;
+use crate::persist::aof_rewrite::start_rewrite;
+use crate::persist::autosave::start_background_part_at;
 use crate::persist::load::ValueLimits;
 use crate::persist::save::write_keyspace;
 use crate::persist::startup::snapshot_path;
@@ -22,6 +25,7 @@ use crate::resp::Argv;
 use kevy_persist::snapshot::Codec;
 
 const SYNTAX: &str = "ERR syntax error";
+const BGSAVE_RUNNING: &str = "ERR Background save already in progress";
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -48,6 +52,19 @@ pub static COMMANDS: &[CommandSpec] = &[
         group: "server",
         since: "1.0.0",
         summary: "Asynchronously save the dataset to disk",
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "bgrewriteaof",
+        arity: 1,
+        flags: &["admin", "noscript", "no_async_loading"],
+        acl: &["@admin", "@slow", "@dangerous"],
+        keys: KeySpec::None,
+        route: Route::Local,
+        handler: Handler::Key(bgrewriteaof),
+        group: "server",
+        since: "1.0.0",
+        summary: "Asynchronously rewrite the append-only file",
         subcommands: &[],
     },
     CommandSpec {
@@ -114,8 +131,13 @@ fn bgsave(ctx: &mut ExecCtx, argv: Argv) {
     };
     let state = &ctx.config.snapshots;
     let already = state.shared().bgsave_running.load(Ordering::SeqCst) > 0;
+    let generation = state.ticket();
+    if state.decide_bgsave(generation, schedule) {
+        return ctx.reply.error(BGSAVE_RUNNING);
+    }
     let target = save_target(ctx.config, true);
-    if let Err(err) = start_background_part(state, ctx.keyspace, target, ctx.now_ms) {
+    if let Err(err) = start_background_part_at(state, generation, ctx.keyspace, target, ctx.now_ms)
+    {
         return ctx
             .reply
             .error(&format!("ERR Can't start a background save: {err}"));
@@ -124,6 +146,18 @@ fn bgsave(ctx: &mut ExecCtx, argv: Argv) {
         ctx.reply.simple("Background saving scheduled");
     } else {
         ctx.reply.simple("Background saving started");
+    }
+}
+
+/// Starts a rewrite of the log set (see `persist/aof_rewrite.rs`); every
+/// shard joins it on its next tick. Works with the log off too, as in
+/// Redis: the set is then written but not appended to.
+fn bgrewriteaof(ctx: &mut ExecCtx, _argv: Argv) {
+    match start_rewrite(&ctx.config.snapshots, ctx.config, false) {
+        Ok(()) => ctx
+            .reply
+            .simple("Background append only file rewriting started"),
+        Err(text) => ctx.reply.error(&text),
     }
 }
 

@@ -145,6 +145,18 @@ pub(super) static DIRECTIVES: &[Directive] = &[
         "everysec",
         true,
     ),
+    // The log set: `dir`/`appenddirname` holds `<appendfilename>.manifest`
+    // and the files it names (persist/aof_*.rs). Plain names only.
+    d("appendfilename", Kind::Text, "appendonly.aof", false),
+    d("appenddirname", Kind::Text, "appendonlydir", false),
+    // A rewrite starts by itself when the log set has grown by this
+    // percentage over its size after the last rewrite (0: never) and is
+    // at least `auto-aof-rewrite-min-size` bytes.
+    d("auto-aof-rewrite-percentage", I32, "100", true),
+    d("auto-aof-rewrite-min-size", Kind::Memory, "67108864", true),
+    // A torn tail (the last append cut short by a crash) is truncated at
+    // start with a warning; `no` refuses to start instead.
+    d("aof-load-truncated", Kind::Bool, "yes", true),
     d("lazyfree-lazy-user-del", Kind::Bool, "no", true),
     d("lazyfree-lazy-user-flush", Kind::Bool, "no", true),
     d("lazyfree-lazy-expire", Kind::Bool, "no", true),

@@ -193,7 +193,19 @@ impl Config {
         let value = self.canonical_for(directive, args)?;
         self.values.insert(directive.name, value);
         self.refresh_typed();
+        self.keep_notify_flags(directive, &args.join(" "));
         Ok(())
+    }
+
+    /// `notify-keyspace-events` keeps the classes given, not those of its
+    /// canonical text: Redis prints `A` and drops `n` (which `A` does not
+    /// include) from the text, yet still raises `new` events.
+    fn keep_notify_flags(&mut self, directive: &Directive, given: &str) {
+        if directive.name == "notify-keyspace-events" {
+            if let Some(flags) = notify_events::parse(given) {
+                self.notify_keyspace_events = flags;
+            }
+        }
     }
 
     /// The canonical text of `args` for `directive`; a directive made of
@@ -212,13 +224,8 @@ impl Config {
             }
             kind => {
                 let value = canonical(kind, args)?;
-                // Accepting it silently would promise a durability kevy
-                // does not give yet.
-                if directive.name == "appendonly" && value == "yes" {
-                    return Err(ConfigError::Invalid(
-                        "appendonly yes is not supported yet: kevy has no append-only log (use snapshots: save, BGSAVE)".into(),
-                    ));
-                }
+                crate::persist::aof_state::check_directive(directive.name, &value)
+                    .map_err(ConfigError::Invalid)?;
                 Ok(value)
             }
         }
@@ -231,9 +238,10 @@ impl Config {
         if !directive.mutable {
             return Err(ConfigError::Immutable);
         }
-        let value = self.canonical_for(directive, &[value])?;
-        self.values.insert(directive.name, value);
+        let canonical = self.canonical_for(directive, &[value])?;
+        self.values.insert(directive.name, canonical);
         self.refresh_typed();
+        self.keep_notify_flags(directive, value);
         Ok(())
     }
 
@@ -270,10 +278,16 @@ impl Config {
     }
 
     fn refresh_typed(&mut self) {
-        self.notify_keyspace_events = self
+        let text_flags = self
             .get("notify-keyspace-events")
             .and_then(notify_events::parse)
             .unwrap_or(0);
+        // Only `n` can be missing from the text (see `keep_notify_flags`).
+        self.notify_keyspace_events =
+            text_flags | (self.notify_keyspace_events & notify_events::NEW);
+        if text_flags == 0 {
+            self.notify_keyspace_events = 0;
+        }
         self.bind = self
             .get("bind")
             .unwrap_or("")
@@ -348,17 +362,6 @@ mod tests {
         );
         assert_eq!(config.set_runtime("port", "1"), Err(ConfigError::Immutable));
         assert_eq!(config.matching("maxmemory*").len(), 2);
-    }
-
-    #[test]
-    fn appendonly_yes_is_refused_until_the_log_exists() {
-        let mut config = Config::default();
-        assert!(matches!(
-            config.set_runtime("appendonly", "yes"),
-            Err(ConfigError::Invalid(_))
-        ));
-        assert!(config.set_startup("appendonly", &["yes"]).is_err());
-        assert!(config.set_runtime("appendonly", "no").is_ok());
     }
 
     #[test]

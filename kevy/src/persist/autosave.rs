@@ -77,6 +77,17 @@ pub fn start_background_part(
     now_ms: u64,
 ) -> std::io::Result<()> {
     let generation = state.ticket();
+    start_background_part_at(state, generation, keyspace, target, now_ms)
+}
+
+/// [`start_background_part`] for a ticket already taken.
+pub fn start_background_part_at(
+    state: &SnapshotState,
+    generation: u64,
+    keyspace: &Keyspace,
+    target: super::state::SaveTarget,
+    now_ms: u64,
+) -> std::io::Result<()> {
     let frozen = super::save::freeze(keyspace, now_ms);
     let shared = state.shared();
     shared.bgsave_running.fetch_add(1, Ordering::SeqCst);

@@ -62,6 +62,16 @@ pub struct SharedState {
     pub loaded_keys: AtomicU64,
     pub loaded_expired: AtomicU64,
     jobs: Mutex<Jobs>,
+    /// How the server was asked to stop (`shutdown::ShutdownSave`).
+    pub shutdown_save: std::sync::atomic::AtomicU8,
+    /// The append-only log's shared state.
+    pub aof: super::aof_state::AofShared,
+    /// `BGSAVE` decisions by save generation: whether it was refused
+    /// (a background save was already running), and how many shards
+    /// have asked.
+    bgsave_decisions: Mutex<HashMap<u64, (bool, usize)>>,
+    /// Generations refused: they get no file.
+    refused: Mutex<std::collections::BTreeSet<u64>>,
     /// One past the newest generation renamed into place: an older save
     /// that completes later (a background part still writing when a newer
     /// `SAVE` finished) must not replace the newer file.
@@ -85,6 +95,10 @@ impl Default for SharedState {
             loaded_keys: AtomicU64::new(0),
             loaded_expired: AtomicU64::new(0),
             jobs: Mutex::new(Jobs::default()),
+            shutdown_save: std::sync::atomic::AtomicU8::new(0),
+            aof: Default::default(),
+            bgsave_decisions: Mutex::new(HashMap::new()),
+            refused: Mutex::new(Default::default()),
             renamed: Mutex::new(0),
         }
     }
@@ -173,6 +187,51 @@ impl SnapshotState {
         self.generation()
     }
 
+    /// Whether the `BGSAVE` of `generation` runs: decided by the first
+    /// shard that asks (refused when a background save is already
+    /// running, unless `schedule`), the same answer for every shard.
+    /// Returns true when refused.
+    pub fn decide_bgsave(&self, generation: u64, schedule: bool) -> bool {
+        let shared = &self.0;
+        let shards = shared.shards.load(Ordering::Relaxed).max(1);
+        let mut decisions = shared
+            .bgsave_decisions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if !decisions.contains_key(&generation) {
+            let running = self.background_save_running(&decisions);
+            decisions.insert(generation, (running && !schedule, 0));
+        }
+        let entry = decisions
+            .get_mut(&generation)
+            .expect("the decision was inserted just above");
+        entry.1 += 1;
+        let refused = entry.0;
+        if entry.1 >= shards {
+            decisions.remove(&generation);
+        }
+        if refused {
+            shared
+                .refused
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(generation);
+        }
+        refused
+    }
+
+    /// A background save accepted or writing (any shard's part).
+    fn background_save_running(&self, decisions: &HashMap<u64, (bool, usize)>) -> bool {
+        let shared = &self.0;
+        if shared.bgsave_running.load(Ordering::SeqCst) > 0
+            || decisions.values().any(|(refused, _)| !refused)
+        {
+            return true;
+        }
+        let jobs = shared.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.open.iter().flatten().any(|job| job.background)
+    }
+
     /// Adds this shard's part (written by `part`) to the save of
     /// `generation`; the last shard finishes the file. Returns the error
     /// text to reply with, if the save failed.
@@ -191,7 +250,14 @@ impl SnapshotState {
                     .writes_at_start
                     .store(shared.total_writes(), Ordering::Relaxed);
             }
-            jobs.open.push_back(Some(Job::open(target, made)));
+            let refused = shared
+                .refused
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&made);
+            // A refused BGSAVE has no file: its slot is born finished.
+            jobs.open
+                .push_back((!refused).then(|| Job::open(target, made)));
         }
         let Some(index) = generation.checked_sub(jobs.first) else {
             return Err("ERR snapshot generation already finished".into());

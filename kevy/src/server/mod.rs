@@ -71,6 +71,7 @@ pub struct Server {
 /// A running server: its addresses, and the means to stop it.
 pub struct RunningServer {
     shared: Arc<ServerShared>,
+    snapshots: crate::persist::SnapshotState,
     doorbells: Arc<[Doorbell]>,
     threads: Vec<JoinHandle<()>>,
     addrs: Vec<SocketAddr>,
@@ -167,14 +168,15 @@ impl Server {
         drop(reservations);
         let doorbells: Arc<[Doorbell]> = loops.iter().map(|l| Doorbell::new(l.waker())).collect();
         let meshes = build_mesh(doorbells.clone());
-        let mut loaded = crate::persist::startup::load_at_start(
+        (self.config.snapshots.shared().shards).store(shards, Ordering::SeqCst);
+        let mut loaded = crate::persist::aof_load::load_at_start(
             &self.config,
             shards,
             crate::cmd::persist::value_limits(&self.config),
         )
         .map_err(ServerError::Snapshot)?
         .into_iter();
-        (self.config.snapshots.shared().shards).store(shards, Ordering::SeqCst);
+        self.config.snapshots.shared().aof.mark_all_served(shards);
         let shared = Arc::new(ServerShared::new(shards, port));
         let replication = shared.replication.clone();
         replication.set_ports(repl_addrs.iter().map(SocketAddr::port).collect());
@@ -228,6 +230,7 @@ impl Server {
         }
         Ok(RunningServer {
             shared,
+            snapshots: self.config.snapshots.clone(),
             doorbells,
             threads,
             addrs,
@@ -332,6 +335,16 @@ impl RunningServer {
     /// True once a `SHUTDOWN`, a signal or a failed shard stopped the server.
     pub fn is_stopping(&self) -> bool {
         self.shared.shutdown.load(Ordering::SeqCst)
+    }
+
+    /// Makes the coming stop behave as Redis's on SIGTERM: save a final
+    /// snapshot when save points are configured (the log is fsynced at
+    /// every stop). Without it, a stop saves nothing.
+    pub fn request_shutdown_save(&self) {
+        crate::persist::shutdown::request(
+            &self.snapshots,
+            crate::persist::shutdown::ShutdownSave::Default,
+        );
     }
 
     /// Asks every shard to stop.

@@ -60,13 +60,20 @@ pub(super) fn run_shard<L: ShardLoop, H: ShardHandler>(
     mut core: H,
     tls: Option<(TlsServerConfig, Vec<SocketAddr>)>,
 ) -> Result<(), TransportError> {
+    crate::persist::aof_shard::attach_at_start(&mut core);
     match tls {
         #[cfg(feature = "tls")]
         Some((server_config, tls_addrs)) => {
             let mut handler = kevy_transport::tls::TlsHandler::new(core, server_config, tls_addrs);
-            shard_loop.run(&mut handler)
+            let result = shard_loop.run(&mut handler);
+            crate::persist::shutdown::on_shard_stop(handler.inner_mut());
+            result
         }
         #[allow(unreachable_patterns)]
-        _ => shard_loop.run(&mut core),
+        _ => {
+            let result = shard_loop.run(&mut core);
+            crate::persist::shutdown::on_shard_stop(&mut core);
+            result
+        }
     }
 }

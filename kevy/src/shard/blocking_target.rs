@@ -152,6 +152,7 @@ impl ShardCore {
             return out;
         };
         let clock = self.clock();
+        let events = self.keyspace_events_before(db, spec, argv);
         let watch = self.watch_before(db, spec, argv);
         let mut ctx = ExecCtx {
             keyspace: &mut self.keyspace,
@@ -170,6 +171,9 @@ impl ShardCore {
         }
         self.blocking_command_wrote(db, spec, argv);
         self.record_command(db, spec, argv, out.first() == Some(&b'-'));
+        if let Some(before) = events {
+            self.keyspace_events_after(spec, argv, *before, &out);
+        }
         out
     }
 

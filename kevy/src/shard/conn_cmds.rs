@@ -177,6 +177,9 @@ impl ShardCore {
                         log::warn!("CONFIG SET {name} failed on shard {}: {err}", self.id);
                     }
                 }
+                // `expired` events may have just been asked for.
+                let recording = self.propagation_active();
+                self.keep_expired_keys(recording);
                 Answer::Done
             }
             Query::ClientUnblock { client_id, error } => {

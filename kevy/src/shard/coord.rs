@@ -52,6 +52,12 @@ pub enum TxOp {
         db: usize,
         key: Key,
     },
+    /// Marks a key modified in place (a watched key's version moves) when
+    /// the command rewrote it with the value it had.
+    Touch {
+        db: usize,
+        key: Key,
+    },
     /// Checks (and releases) a transaction's watched key under the lock.
     CheckWatch(WatchStamp),
 }
@@ -119,6 +125,18 @@ pub fn key_db(argv: &OwnedArgv, position: usize, conn_db: usize) -> usize {
         }
     }
     db
+}
+
+/// The target database of `MOVE key db`, whose copy of the key must be
+/// read and written too (it is no key position).
+pub fn move_target_db(argv: &OwnedArgv) -> Option<usize> {
+    let args = argv.argv();
+    if args.len() != 3 || !args.get(0).eq_ignore_ascii_case(b"move") {
+        return None;
+    }
+    parse_i64(args.get(2))
+        .filter(|&n| n >= 0)
+        .and_then(|n| usize::try_from(n).ok())
 }
 
 impl Coordination {

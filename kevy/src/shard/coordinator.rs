@@ -95,6 +95,9 @@ impl ShardCore {
     /// Every shard is locked and its keys copied: runs the command on the
     /// copies and sends each shard its writes with the release.
     fn run_coordinated(&mut self, index: usize) {
+        if self.run_multi_in_steps(index) {
+            return;
+        }
         let clock = self.clock();
         let now_ms = self.now_ms;
         let coordination = &self.coordinations[index];
@@ -104,6 +107,8 @@ impl ShardCore {
         if let Some(run) = self.coordinations[index].multi.take() {
             reply = self.run_multi_on_scratch(index, &run, &mut scratch);
         } else if let Some(Handler::Key(handler)) = lookup(argv.argv().get(0)).map(|s| s.handler) {
+            let coordination = &self.coordinations[index];
+            let events = self.scratch_events_before(&mut scratch, coordination.db, argv.argv());
             let coordination = &self.coordinations[index];
             let mut ctx = ExecCtx {
                 keyspace: &mut scratch,
@@ -118,9 +123,12 @@ impl ShardCore {
             };
             handler(&mut ctx, argv.argv());
             self.effects.clear();
+            self.scratch_events_after(&mut scratch, argv.argv(), events, &reply);
         }
         let coordination = &mut self.coordinations[index];
-        let writes = coordination.writes(&mut scratch, now_ms);
+        let mut writes = coordination.writes(&mut scratch, now_ms);
+        self.hold_coordinated_events(index, &mut writes);
+        let coordination = &mut self.coordinations[index];
         coordination.reply = reply;
         coordination.finishing = coordination.shards.len();
         let tx = coordination.tx;
@@ -178,6 +186,10 @@ impl ShardCore {
                     self.keyspace.db(db).delete(&key, now);
                     TxOut::Done
                 }
+                TxOp::Touch { db, key } => {
+                    self.watches.touch(db, key.as_bytes());
+                    TxOut::Done
+                }
                 TxOp::CheckWatch(stamp) => {
                     let changed = self.watch_changed(&stamp);
                     self.watch_release(&[(stamp.db, stamp.key)]);
@@ -188,6 +200,8 @@ impl ShardCore {
         if let Some(recorded) = recorded {
             self.record_coordinated_writes(recorded);
         }
+        // Keys the copies found expired raise their events now.
+        self.record_expired_keys();
         results
     }
 
@@ -215,6 +229,7 @@ impl ShardCore {
             return;
         }
         let done = self.coordinations.swap_remove(index);
+        self.publish_coordinated_events(done.tx);
         if done.conn == super::blocking::SERVE_CONN {
             self.blocking_move_served(done.client_id, done.reply);
             return;

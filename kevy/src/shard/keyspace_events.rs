@@ -1,21 +1,25 @@
-//! Keyspace notifications (`notify-keyspace-events`) for generic and
-//! string commands, published on `__keyspace@<db>__:<key>` (message: the
-//! event) and `__keyevent@<db>__:<event>` (message: the key).
+//! Keyspace notifications (`notify-keyspace-events`) around the commands a
+//! shard runs on its own keyspace, published on `__keyspace@<db>__:<key>`
+//! (message: the event) and `__keyevent@<db>__:<event>` (message: the
+//! key); and `expired` events for keys deleted by lazy or active expiry.
 //!
-//! Data-type commands editing one key are covered (`LPUSH`, `HSET`,
-//! `SADD`, `ZADD`, `XADD`, ... and `del` when the key is emptied).
+//! Data flow: before a command with events (see `keyspace_event_rules`)
+//! the state of its keys is read; after it, the state, the command and its
+//! reply name the events, which go to this shard's subscribers at once and
+//! to every other shard over the mesh (a publish query whose answer nobody
+//! waits for). The same events mark watched keys as modified, since Redis
+//! signals a key modified exactly where it raises its event (a `HSET` of
+//! the value a field had, unlike a `SADD` of a member already there).
+//! Commands whose keys span shards raise their events from the scratch
+//! copy they run on (`coordinated_events`). When notifications are off and
+//! no key is watched, nothing is read.
 //!
-//! Handlers do not report events themselves: around a keyspace command run
-//! on this shard, the state of its keys (present, expiry) is read before,
-//! compared after, and the command's name and reply say which events
-//! happened, as Redis's `notifyKeyspaceEvent` calls in those commands
-//! would. Events go to this shard's subscribers at once and to every other
-//! shard over the mesh (a publish query whose answer nobody waits for).
-//! When notifications are off (the default) nothing is read.
-//!
-//! Not covered yet: commands whose keys span shards (run under
-//! coordination), commands moving data between keys (`LMOVE`, `SMOVE`,
-//! `*STORE`), expiry and eviction events, key-miss and new-key events.
+//! Expired keys: the databases list the keys they delete because they
+//! expired while writes are recorded or `expired` events are wanted; the
+//! list is drained in one place, `record_expired_keys` (`propagate`),
+//! which records their `DEL`s and raises the events, before the events of
+//! the command that met them. Not raised: `keymiss` (class `m`), and
+//! `evicted`, as kevy never evicts (`maxmemory` is accepted, not enforced).
 
 use kevy_transport::ConnId;
 
@@ -25,182 +29,93 @@ use super::pubsub::PubSubQuery;
 use super::query::Query;
 use super::ShardCore;
 use crate::cmd::{CommandSpec, Handler};
-use crate::config::notify_events::{
-    GENERIC, HASH, KEYEVENT, KEYSPACE, LIST, SET as SET_CLASS, STREAM, STRING, ZSET,
-};
+use crate::config::notify_events::{EXPIRED, KEYEVENT, KEYSPACE};
 use crate::resp::Argv;
+use rules::{events_after, may_raise_events, observe, KeyEvent, Observed};
 
-/// The state of one key before a command.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct KeyState {
-    exists: bool,
-    expire_at: Option<u64>,
-}
+#[path = "keyspace_event_rules.rs"]
+pub(crate) mod rules;
+
+#[path = "coordinated_events.rs"]
+pub(super) mod coordinated;
 
 /// Recorded before a command that may raise events.
 pub(crate) struct Before {
-    db: usize,
-    positions: Vec<usize>,
-    states: Vec<KeyState>,
+    observed: Observed,
     /// Where the reply starts, for a command run for one of this shard's
     /// connections: (reply went to a new slot, output length before).
     reply_at: Option<(bool, usize)>,
 }
 
-/// How a command's events are found.
-#[derive(Clone, Copy)]
-enum Family {
-    /// Keys that disappear: `del`.
-    Delete,
-    /// `set` on each key, plus `expire` when one was set.
-    Set,
-    /// A string edit named by its event (`incrby`, `append`, ...).
-    StringEdit(&'static str),
-    /// `expire` when a TTL was set, `del` when the key went away.
-    Expire,
-    /// `persist` when a TTL was removed.
-    Persist,
-    /// `del`, `expire` or `persist`, whichever happened (`GETEX`, `GETDEL`).
-    GetAndChange,
-    Rename,
-    Copy,
-    /// A data-type edit raising `event` of `class`, then `del` when the key
-    /// went away; `zero_is_change`: an integer reply of 0 still means the
-    /// command ran (`HSET` updating fields, `HINCRBY` to 0).
-    TypeEdit {
-        class: u32,
-        event: &'static str,
-        zero_is_change: bool,
-    },
-}
-
-const fn edit(class: u32, event: &'static str) -> Family {
-    Family::TypeEdit {
-        class,
-        event,
-        zero_is_change: false,
-    }
-}
-
-const fn always(class: u32, event: &'static str) -> Family {
-    Family::TypeEdit {
-        class,
-        event,
-        zero_is_change: true,
-    }
-}
-
-fn family(name: &str) -> Option<Family> {
-    Some(match name {
-        "del" | "unlink" => Family::Delete,
-        "set" | "setnx" | "setex" | "psetex" | "getset" | "mset" | "msetnx" => Family::Set,
-        "incr" | "decr" | "incrby" | "decrby" => Family::StringEdit("incrby"),
-        "incrbyfloat" => Family::StringEdit("incrbyfloat"),
-        "append" => Family::StringEdit("append"),
-        "setrange" => Family::StringEdit("setrange"),
-        "expire" | "pexpire" | "expireat" | "pexpireat" => Family::Expire,
-        "persist" => Family::Persist,
-        "getex" | "getdel" => Family::GetAndChange,
-        "rename" | "renamenx" => Family::Rename,
-        "copy" => Family::Copy,
-        "lpush" | "lpushx" => edit(LIST, "lpush"),
-        "rpush" | "rpushx" => edit(LIST, "rpush"),
-        "lpop" => edit(LIST, "lpop"),
-        "rpop" => edit(LIST, "rpop"),
-        "linsert" => edit(LIST, "linsert"),
-        "lset" => edit(LIST, "lset"),
-        "ltrim" => edit(LIST, "ltrim"),
-        "lrem" => edit(LIST, "lrem"),
-        "hset" | "hmset" => always(HASH, "hset"),
-        "hsetnx" => edit(HASH, "hset"),
-        "hdel" => edit(HASH, "hdel"),
-        "hincrby" => always(HASH, "hincrby"),
-        "hincrbyfloat" => always(HASH, "hincrbyfloat"),
-        "sadd" => edit(SET_CLASS, "sadd"),
-        "srem" => edit(SET_CLASS, "srem"),
-        "spop" => edit(SET_CLASS, "spop"),
-        // A score update replies 0 but is a change (a no-op update is not,
-        // which the reply cannot tell).
-        "zadd" => always(ZSET, "zadd"),
-        "zincrby" => always(ZSET, "zincr"),
-        "zrem" => edit(ZSET, "zrem"),
-        "xadd" => edit(STREAM, "xadd"),
-        "xdel" => edit(STREAM, "xdel"),
-        "xtrim" => edit(STREAM, "xtrim"),
-        _ => return None,
-    })
-}
-
-/// A reply that means "nothing was done": an error, a null, or (when
-/// `zero_is_nothing`) a zero or negative count or an empty array.
-fn did_nothing(reply: &[u8], zero_is_nothing: bool) -> bool {
-    matches!(reply.first(), Some(b'-') | Some(b'_'))
-        || reply.starts_with(b"$-1")
-        || reply.starts_with(b"*-1")
-        || (zero_is_nothing
-            && (reply == b":0\r\n" || reply.starts_with(b":-") || reply == b"*0\r\n"))
-}
-
-/// Whether the reply says the command changed nothing.
-fn changed_nothing(family: Family, spec: &CommandSpec, argv: Argv, reply: &[u8]) -> bool {
-    match family {
-        // Decided by the keys' state alone.
-        Family::Delete | Family::GetAndChange => false,
-        // `SET ... GET` replies the old value, null when there was none.
-        Family::Set
-            if spec.name == "set" && argv.iter().any(|a| a.eq_ignore_ascii_case(b"get")) =>
-        {
-            reply.first() == Some(&b'-')
-        }
-        Family::StringEdit(_)
-        | Family::TypeEdit {
-            zero_is_change: true,
-            ..
-        } => did_nothing(reply, false),
-        _ => did_nothing(reply, true),
-    }
-}
-
 impl ShardCore {
-    fn key_state(&mut self, db: usize, key: &[u8]) -> KeyState {
-        let now = self.now_ms;
-        match self.keyspace.dbs.get_mut(db).and_then(|d| d.get(key, now)) {
-            Some(entry) => KeyState {
-                exists: true,
-                expire_at: entry.expire_at(),
-            },
-            None => KeyState {
-                exists: false,
-                expire_at: None,
-            },
+    fn notifications_on(&self) -> bool {
+        self.config.notify_keyspace_events & (KEYSPACE | KEYEVENT) != 0
+    }
+
+    /// Whether keys deleted by expiry raise `expired` events.
+    pub(super) fn expired_events_wanted(&self) -> bool {
+        self.notifications_on() && self.config.notify_keyspace_events & EXPIRED != 0
+    }
+
+    /// Makes every database list (or stop listing) the keys it deletes
+    /// because they expired; listed while writes are recorded or
+    /// `expired` events are wanted.
+    pub(super) fn keep_expired_keys(&mut self, recording: bool) {
+        let keep = recording || self.expired_events_wanted();
+        for db in &mut self.keyspace.dbs {
+            db.record_expired(keep);
         }
+    }
+
+    /// Raises `expired` for a key deleted because it expired.
+    pub(super) fn notify_expired(&mut self, db: usize, key: &[u8]) {
+        self.notify_keyspace_event(EXPIRED, "expired", key, db);
     }
 
     /// Before a keyspace command of `db` runs: the state of its keys, when
-    /// notifications are on and the command may raise events.
+    /// it may raise events and notifications are on or it names a watched
+    /// key.
     pub(crate) fn keyspace_events_before(
         &mut self,
         db: usize,
         spec: &CommandSpec,
         argv: Argv,
     ) -> Option<Box<Before>> {
-        let flags = self.config.notify_keyspace_events;
-        if flags & (KEYSPACE | KEYEVENT) == 0 {
+        let notify = self.notifications_on();
+        if !notify && self.watches.is_empty() {
             return None;
         }
-        family(spec.name)?;
-        let mut positions = Vec::new();
-        spec.key_positions(argv, &mut positions);
-        let states = positions
-            .iter()
-            .map(|&p| self.key_state(db, argv.get(p)))
-            .collect();
+        if !may_raise_events(spec) {
+            return None;
+        }
+        if notify {
+            // Expiries met from now on raise their events (the setting may
+            // have just changed).
+            let recording = self.propagation_active();
+            self.keep_expired_keys(recording);
+        } else if !self.names_watched_key(db, spec, argv) {
+            return None;
+        }
+        let observed = observe(&mut self.keyspace, db, spec, argv, self.now_ms)?;
         Some(Box::new(Before {
-            db,
-            positions,
-            states,
+            observed,
             reply_at: None,
         }))
+    }
+
+    fn names_watched_key(&mut self, db: usize, spec: &CommandSpec, argv: Argv) -> bool {
+        let mut positions = Vec::new();
+        spec.key_positions(argv, &mut positions);
+        // `MOVE` and `COPY ... DB` write another database too.
+        let any_db = matches!(spec.name, "move" | "copy");
+        positions.iter().any(|&p| {
+            let key = argv.get(p);
+            if any_db {
+                (0..self.keyspace.dbs.len()).any(|d| self.watches.is_watched(d, key))
+            } else {
+                self.watches.is_watched(db, key)
+            }
+        })
     }
 
     /// Like [`ShardCore::keyspace_events_before`] for a command of
@@ -211,7 +126,9 @@ impl ShardCore {
         spec: &CommandSpec,
         argv: Argv,
     ) -> Option<Box<Before>> {
-        if self.config.notify_keyspace_events == 0 || !matches!(spec.handler, Handler::Key(_)) {
+        if (self.config.notify_keyspace_events == 0 && self.watches.is_empty())
+            || !matches!(spec.handler, Handler::Key(_))
+        {
             return None;
         }
         let conn = self.conn(id)?;
@@ -230,6 +147,10 @@ impl ShardCore {
         before: Option<Box<Before>>,
     ) {
         let Some(before) = before else {
+            // A read may have met expired keys: their events go now.
+            if self.expired_events_wanted() {
+                self.record_expired_keys();
+            }
             return;
         };
         let Some((to_slot, output_len)) = before.reply_at else {
@@ -249,7 +170,8 @@ impl ShardCore {
         self.keyspace_events_after(spec, argv, *before, &reply);
     }
 
-    /// After a command ran with reply `reply`: raises its events.
+    /// After a command ran on this shard's keyspace with reply `reply`:
+    /// marks the watched keys it modified and raises its events.
     pub(crate) fn keyspace_events_after(
         &mut self,
         spec: &CommandSpec,
@@ -257,63 +179,23 @@ impl ShardCore {
         before: Before,
         reply: &[u8],
     ) {
-        let Some(family) = family(spec.name) else {
+        let now = self.now_ms;
+        let events = events_after(&before.observed, &mut self.keyspace, spec, argv, reply, now);
+        // Keys the command found expired raise `expired` first.
+        self.record_expired_keys();
+        for event in events.iter().filter(|e| e.touches_key()) {
+            self.watches.touch(event.db, &event.key);
+        }
+        self.publish_key_events(&events);
+    }
+
+    /// Publishes events whose class is enabled.
+    pub(super) fn publish_key_events(&mut self, events: &[KeyEvent]) {
+        if !self.notifications_on() {
             return;
-        };
-        if changed_nothing(family, spec, argv, reply) {
-            return;
         }
-        let db = before.db;
-        let mut events: Vec<(u32, &'static str, Vec<u8>)> = Vec::new();
-        for (&pos, &was) in before.positions.iter().zip(&before.states) {
-            let key = argv.get(pos).to_vec();
-            let now = self.key_state(db, &key);
-            let deleted = was.exists && !now.exists;
-            match family {
-                Family::Delete if deleted => events.push((GENERIC, "del", key)),
-                Family::Set if now.exists => {
-                    events.push((STRING, "set", key.clone()));
-                    if now.expire_at.is_some() {
-                        events.push((GENERIC, "expire", key));
-                    }
-                }
-                Family::StringEdit(event) if now.exists => events.push((STRING, event, key)),
-                Family::Expire if deleted => events.push((GENERIC, "del", key)),
-                Family::Expire if now.exists && now.expire_at.is_some() => {
-                    events.push((GENERIC, "expire", key))
-                }
-                Family::Persist if was.expire_at.is_some() && now.expire_at.is_none() => {
-                    events.push((GENERIC, "persist", key))
-                }
-                Family::TypeEdit { class, event, .. } => {
-                    events.push((class, event, key.clone()));
-                    if deleted {
-                        events.push((GENERIC, "del", key));
-                    }
-                }
-                Family::GetAndChange if deleted => events.push((GENERIC, "del", key)),
-                Family::GetAndChange if now.exists && now.expire_at != was.expire_at => {
-                    let event = if now.expire_at.is_some() {
-                        "expire"
-                    } else {
-                        "persist"
-                    };
-                    events.push((GENERIC, event, key));
-                }
-                _ => {}
-            }
-        }
-        if let (Family::Rename, [src, dst]) = (family, before.positions.as_slice()) {
-            if argv.get(*src) != argv.get(*dst) {
-                events.push((GENERIC, "rename_from", argv.get(*src).to_vec()));
-                events.push((GENERIC, "rename_to", argv.get(*dst).to_vec()));
-            }
-        }
-        if let (Family::Copy, [_, dst, ..]) = (family, before.positions.as_slice()) {
-            events.push((GENERIC, "copy_to", argv.get(*dst).to_vec()));
-        }
-        for (class, event, key) in events {
-            self.notify_keyspace_event(class, event, &key, db);
+        for event in events {
+            self.notify_keyspace_event(event.class, event.event, &event.key, event.db);
         }
     }
 

@@ -507,7 +507,7 @@ impl ShardHandler for ShardCore {
 
     fn on_tick(&mut self, _now: Instant) {
         let now_ms = unix_ms();
-        crate::persist::autosave::tick(self.id, &self.keyspace, &self.stats, &self.config, now_ms);
+        crate::persist::shard_tick(self, now_ms);
         self.active_expire();
         self.record_expired_keys();
         self.close_idle_clients();

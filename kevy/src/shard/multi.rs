@@ -13,11 +13,17 @@ use std::collections::BTreeMap;
 use kevy_transport::ConnId;
 
 use super::conn::ReplySlot;
+use super::coord::{TxId, TxOp, TxOut};
 use super::mesh::{Hop, ReplyTo};
 use super::watch::WatchStamp;
 use super::{ConnCtx, ShardCore};
 use crate::cmd::CommandSpec;
 use crate::resp::{Argv, OwnedArgv};
+
+#[path = "multi_conn_cmds.rs"]
+mod conn_cmds;
+#[path = "multi_steps.rs"]
+pub(super) mod steps;
 
 const NESTED: &str = "ERR MULTI calls can not be nested";
 const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
@@ -66,6 +72,22 @@ pub enum MultiHop {
     },
     /// Drop registrations (fire and forget).
     Unwatch { keys: Vec<(usize, Vec<u8>)> },
+    /// A step of a transaction run under every shard's lock
+    /// (`multi_steps`): apply `ops`, run the command, copy the keys of
+    /// `refetch`, answer `StepDone`.
+    Step {
+        tx: TxId,
+        ops: Vec<TxOp>,
+        /// The command's part for this shard: (argv, db, resp3).
+        run: Option<(OwnedArgv, usize, bool)>,
+        refetch: Vec<TxOp>,
+    },
+    StepDone {
+        tx: TxId,
+        shard: usize,
+        reply: Option<Vec<u8>>,
+        copies: Vec<TxOut>,
+    },
     /// A transaction whose keys all live on the target: check the stamps,
     /// release them, run the commands back to back, reply the array.
     Exec {
@@ -149,6 +171,19 @@ impl ShardCore {
                 stamps,
             } => self.watched(reply_to, shard, keys, stamps),
             MultiHop::Unwatch { keys } => self.watch_release(&keys),
+            // The coordinator holds this shard's lock: no deferral.
+            MultiHop::Step {
+                tx,
+                ops,
+                run,
+                refetch,
+            } => self.run_step(tx, ops, run, refetch),
+            MultiHop::StepDone {
+                tx,
+                shard,
+                reply,
+                copies,
+            } => self.step_done(tx, shard, reply, copies),
             MultiHop::Exec {
                 reply_to,
                 db,

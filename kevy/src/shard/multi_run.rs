@@ -18,12 +18,12 @@ use super::coord::{self, Coordination, KeyRef, TxId};
 use super::mesh::Hop;
 use super::multi::MultiHop;
 use super::watch::WatchStamp;
-use super::{ConnCtx, ShardCore};
+use super::ShardCore;
 use crate::cmd::{lookup, ExecCtx, Handler, Route};
 use crate::keyspace::Keyspace;
 use crate::resp::{Argv, OwnedArgv, ReplyBuf};
 
-const NOT_ACROSS_SHARDS: &str =
+pub(super) const NOT_ACROSS_SHARDS: &str =
     "ERR this command cannot run inside MULTI when the server has several shards";
 
 /// A whole transaction run by a coordination.
@@ -32,17 +32,19 @@ pub struct MultiRun {
     pub watches: Vec<WatchStamp>,
     /// A watched key changed (reported by its shard under the lock).
     pub watch_dirty: bool,
+    /// Run in steps under every shard's lock (`multi_steps`).
+    pub stepped: Option<Box<super::multi::steps::Stepped>>,
 }
 
 /// Where a queue runs: this shard's keyspace, or a coordination's scratch.
-enum Target<'a> {
+pub(super) enum Target<'a> {
     Own,
     Scratch(&'a mut Keyspace),
 }
 
-/// Connection commands whose reply gathers answers from every shard: inside
-/// a transaction their reply could not take its place in the `EXEC` array,
-/// so they reply an error there (`container|subcommand` or a name).
+/// Connection commands whose reply gathers answers from every shard, in a
+/// slot of their own: inside a transaction the `EXEC` reply is cut around
+/// it (`multi_conn_cmds`) (`container|subcommand` or a name).
 const GATHERING: &[&str] = &[
     "info",
     "publish",
@@ -56,7 +58,7 @@ const GATHERING: &[&str] = &[
     "config|resetstat",
 ];
 
-fn gathers_from_shards(argv: Argv) -> bool {
+pub(super) fn gathers_from_shards(argv: Argv) -> bool {
     let name = String::from_utf8_lossy(argv.get(0)).to_ascii_lowercase();
     if GATHERING.contains(&name.as_str()) {
         return true;
@@ -102,8 +104,14 @@ impl ShardCore {
             has_conn |=
                 matches!(spec.handler, Handler::Conn(_)) && !is_blocking(spec.handler, spec.flags);
             spec.key_positions(argv, &mut positions);
-            for &p in &positions {
-                let key_db = coord::key_db(owned, p, db);
+            // `MOVE key db` also writes the key in the target database.
+            let moved = coord::move_target_db(owned).map(|target| (1, target));
+            for (p, key_db) in positions
+                .iter()
+                .map(|&p| (p, None))
+                .chain(moved.map(|(p, d)| (p, Some(d))))
+            {
+                let key_db = key_db.unwrap_or_else(|| coord::key_db(owned, p, db));
                 let key = argv.get(p);
                 if key_db >= databases || keys.iter().any(|k| k.db == key_db && &*k.key == key) {
                     continue;
@@ -123,6 +131,9 @@ impl ShardCore {
             .collect();
         shards.sort_unstable();
         shards.dedup();
+        if self.queue_runs_on_every_shard(&commands) {
+            shards = (0..self.shards()).collect();
+        }
         match shards.as_slice() {
             [] => return Some(self.exec_here(Some(id), start_db, resp3, &commands, watches)),
             [only] if *only == self.id => {
@@ -168,6 +179,7 @@ impl ShardCore {
                 commands,
                 watches,
                 watch_dirty: false,
+                stepped: None,
             })),
         };
         let first = coordination.shards[0];
@@ -237,13 +249,27 @@ impl ShardCore {
     fn run_queue(
         &mut self,
         conn: Option<ConnId>,
-        mut target: Target,
-        mut db: usize,
+        target: Target,
+        db: usize,
         resp3: bool,
         commands: &[OwnedArgv],
         out: &mut Vec<u8>,
     ) {
         ReplyBuf::new(out, resp3).array(commands.len());
+        self.run_commands(conn, target, db, resp3, commands, out);
+    }
+
+    /// Runs queued commands back to back, appending their replies to
+    /// `out`; returns the database the last one left selected.
+    pub(super) fn run_commands(
+        &mut self,
+        conn: Option<ConnId>,
+        mut target: Target,
+        mut db: usize,
+        resp3: bool,
+        commands: &[OwnedArgv],
+        out: &mut Vec<u8>,
+    ) -> usize {
         for owned in commands {
             let argv = owned.argv();
             if let Some(c) = conn
@@ -267,23 +293,12 @@ impl ShardCore {
             }
             match spec.handler {
                 Handler::Key(_) => self.run_key_command(&mut target, db, resp3, argv, out),
-                Handler::Conn(_) if gathers_from_shards(argv) => {
-                    let text = format!(
-                        "ERR '{}' is not supported inside MULTI",
-                        String::from_utf8_lossy(argv.get(0)).to_ascii_lowercase()
-                    );
-                    ReplyBuf::new(out, resp3).error(&text);
-                }
-                Handler::Conn(handler) => match conn {
-                    Some(id) => {
-                        let mut ctx = ConnCtx::new(self, id);
-                        handler(&mut ctx, argv);
-                        out.extend_from_slice(&ctx.out);
-                    }
-                    None => ReplyBuf::new(out, resp3).error(NOT_ACROSS_SHARDS),
-                },
+                Handler::Conn(handler) => self.run_conn_in_exec(conn, handler, argv, resp3, out),
             }
         }
+        conn.and_then(|id| self.conns.get(id))
+            .and_then(Option::as_ref)
+            .map_or(db, |c| c.db)
     }
 
     fn run_key_command(
@@ -302,6 +317,7 @@ impl ShardCore {
                     return;
                 };
                 let clock = self.clock();
+                let (events, start) = (self.scratch_events_before(keyspace, db, argv), out.len());
                 let mut ctx = ExecCtx {
                     keyspace,
                     db_index: db,
@@ -316,6 +332,7 @@ impl ShardCore {
                 handler(&mut ctx, argv);
                 // The coordination records the differences, not the commands.
                 self.effects.clear();
+                self.scratch_events_after(keyspace, argv, events, &out[start..]);
             }
         }
     }

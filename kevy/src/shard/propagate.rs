@@ -137,8 +137,6 @@ fn push_select(out: &mut Vec<u8>, db: usize) {
     push_command(out, &[b"SELECT", db.to_string().as_bytes()]);
 }
 
-// The append-only log and replication attach their sinks through these.
-#[allow(dead_code)]
 impl ShardCore {
     pub(super) fn propagation_active(&self) -> bool {
         self.propagation.active()
@@ -166,9 +164,8 @@ impl ShardCore {
 
     fn set_recording(&mut self, on: bool) {
         self.effects.set_wanted(on);
-        for db in &mut self.keyspace.dbs {
-            db.record_expired(on);
-        }
+        // Expired keys are listed for the records and for `expired` events.
+        self.keep_expired_keys(on);
     }
 
     /// Hands every queued record to the sinks now.
@@ -191,18 +188,35 @@ impl ShardCore {
         propagation.bytes.clear();
     }
 
-    /// Records keys deleted because they expired (lazily or by the sweep).
+    /// Drains the keys deleted because they expired (lazily or by the
+    /// sweep): records a `DEL` for each while writes are recorded, and
+    /// raises its `expired` event while those are wanted (the one place
+    /// both are fed from, so neither misses a key).
     pub(super) fn record_expired_keys(&mut self) {
-        if !self.propagation.active() {
+        let recording = self.propagation.active();
+        let notify = self.expired_events_wanted();
+        if !recording && !notify {
+            // Stops the listing if notifications were just turned off.
+            self.keep_expired_keys(false);
             return;
         }
         let mut command = Vec::new();
         for index in 0..self.keyspace.dbs.len() {
             for key in self.keyspace.dbs[index].take_expired() {
-                command.clear();
-                push_command(&mut command, &[b"DEL", key.as_bytes()]);
-                self.propagation.push(index, None, &command);
+                if recording {
+                    command.clear();
+                    push_command(&mut command, &[b"DEL", key.as_bytes()]);
+                    self.propagation.push(index, None, &command);
+                }
+                if notify {
+                    self.notify_expired(index, key.as_bytes());
+                }
             }
+        }
+        if notify {
+            // Listing starts on the first tick after notifications were
+            // turned on, if no command started it before.
+            self.keep_expired_keys(recording);
         }
     }
 

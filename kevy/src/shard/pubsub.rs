@@ -112,6 +112,9 @@ pub struct PubSub {
     patterns: HashMap<Vec<u8>, Vec<ConnId>>,
     shard_channels: HashMap<Vec<u8>, Vec<ConnId>>,
     by_conn: HashMap<ConnId, ConnSubs>,
+    /// Keyspace events of coordinated commands, published once their
+    /// writes are applied.
+    pub(crate) key_events: super::keyspace_events::coordinated::CoordinatedEvents,
 }
 
 impl PubSub {
@@ -328,9 +331,15 @@ impl ShardCore {
             format!("{}|{asked}", spec.name)
         };
         self.stats.counter(index).rejected_calls += 1;
-        let text = format!(
-            "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        let reason = format!(
+            "Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         );
+        // A refused `EXEC` says so as Redis's execCommandAbort does.
+        let text = if spec.name == "exec" {
+            format!("EXECABORT Transaction discarded because of: {reason}")
+        } else {
+            format!("ERR {reason}")
+        };
         self.reply_error_now(id, &text);
         true
     }

@@ -5,9 +5,11 @@
 //! takes a [`WatchStamp`]: the version and whether the key was alive. Every
 //! write command that runs on this shard compares the watched keys it names
 //! before and after (only when the table is not empty), and a change bumps
-//! the key's version; `FLUSHDB`/`FLUSHALL`/`SWAPDB` bump every watched key
-//! that existed in the databases they replace, and coordinated writes bump
-//! the keys they put or delete. `EXEC` checks its stamps on each shard in
+//! the key's version, as does a write Redis signals though it changed
+//! nothing (`HSET` of the same value: the keyspace events mark it);
+//! `FLUSHDB`/`FLUSHALL`/`SWAPDB` bump every watched key that existed in the
+//! databases they replace, and coordinated writes bump the keys they put,
+//! delete or (`TxOp::Touch`) rewrite with the value they had. `EXEC` checks its stamps on each shard in
 //! the same step that runs the commands (or under the coordination locks),
 //! so the check and the execution are atomic. A key alive at `WATCH` time
 //! and gone at `EXEC` time (expired, even unseen) fails the check, as in
@@ -16,6 +18,7 @@
 
 use hashbrown::HashMap;
 
+use super::keyspace_events::rules::may_raise_events;
 use super::ShardCore;
 use crate::cmd::CommandSpec;
 use crate::keyspace::Value;
@@ -105,6 +108,10 @@ pub(crate) struct WatchBefore {
     keys: Vec<(usize, Vec<u8>, KeyState)>,
     /// Keys to bump whatever the command did (`FLUSHDB` and friends).
     touch_all: bool,
+    /// A status reply counts as a modification: for commands without
+    /// event rules, which otherwise mark the keys Redis signals
+    /// (`keyspace_events`; `RENAME k k` answers `+OK` and touches nothing).
+    status_touches: bool,
 }
 
 /// The databases a whole-database command replaces.
@@ -181,6 +188,7 @@ impl ShardCore {
             return Some(Box::new(WatchBefore {
                 keys,
                 touch_all: true,
+                status_touches: true,
             }));
         }
         let mut positions = Vec::new();
@@ -201,15 +209,18 @@ impl ShardCore {
             Box::new(WatchBefore {
                 keys,
                 touch_all: false,
+                status_touches: !may_raise_events(spec),
             })
         })
     }
 
     /// After the command: bumps the watched keys it modified. A key counts
-    /// as modified when its value or expiry changed, or when the command
-    /// replied a status (`SET` of the same value still touches the key in
-    /// Redis).
+    /// as modified when its value or expiry changed, or when a command
+    /// without event rules replied a status; the keyspace events of the
+    /// others mark the keys Redis signals though nothing changed (`SET` or
+    /// `HSET` of the same value), see `keyspace_events`.
     pub(crate) fn watch_after(&mut self, before: WatchBefore, status: bool) {
+        let status = status && before.status_touches;
         let now = self.now_ms;
         for (db, key, was) in before.keys {
             let modified = before.touch_all || {

@@ -193,18 +193,48 @@ pub(super) fn persistence_section(lines: &mut Lines, facts: &Facts, stats: &Shar
         "rdb_last_load_keys_loaded",
         snap.loaded_keys.load(Ordering::Relaxed),
     );
-    lines.field("aof_enabled", 0);
-    lines.field("aof_rewrite_in_progress", 0);
+    let aof = &snap.aof;
+    let aof_on = aof.on.load(Ordering::Relaxed);
+    lines.field("aof_enabled", u8::from(aof_on));
+    let rewriting = aof.rewrite_in_progress.load(Ordering::Relaxed);
+    lines.field("aof_rewrite_in_progress", u8::from(rewriting));
     lines.field("aof_rewrite_scheduled", 0);
-    lines.field("aof_last_rewrite_time_sec", -1);
-    lines.field("aof_current_rewrite_time_sec", -1);
-    lines.field("aof_last_bgrewrite_status", "ok");
-    lines.field("aof_rewrites", 0);
-    lines.field("aof_rewrites_consecutive_failures", 0);
-    lines.field("aof_last_write_status", "ok");
+    lines.field(
+        "aof_last_rewrite_time_sec",
+        aof.last_rewrite_secs.load(Ordering::Relaxed),
+    );
+    let started = aof.rewrite_started_ms.load(Ordering::Relaxed);
+    let current_rewrite = if rewriting && started > 0 {
+        i64::try_from(crate::shard::unix_ms().saturating_sub(started) / 1000).unwrap_or(-1)
+    } else {
+        -1
+    };
+    lines.field("aof_current_rewrite_time_sec", current_rewrite);
+    let rewrite_ok = aof.last_rewrite_ok.load(Ordering::Relaxed);
+    lines.field(
+        "aof_last_bgrewrite_status",
+        if rewrite_ok { "ok" } else { "err" },
+    );
+    lines.field("aof_rewrites", aof.rewrites.load(Ordering::Relaxed));
+    lines.field(
+        "aof_rewrites_consecutive_failures",
+        aof.consecutive_failures.load(Ordering::Relaxed),
+    );
+    lines.field(
+        "aof_last_write_status",
+        if aof.last_write_ok() { "ok" } else { "err" },
+    );
     lines.field("aof_last_cow_size", 0);
     lines.field("module_fork_in_progress", 0);
     lines.field("module_fork_last_cow_size", 0);
+    if aof_on {
+        lines.field("aof_current_size", aof.current_size());
+        lines.field("aof_base_size", aof.base_file_size());
+        lines.field("aof_pending_rewrite", 0);
+        lines.field("aof_buffer_length", aof.pending_bytes());
+        lines.field("aof_pending_bio_fsync", 0);
+        lines.field("aof_delayed_fsync", 0);
+    }
 }
 
 /// The previous `(time, commands processed)` sample, for the rate of
