@@ -7,10 +7,11 @@
 
 use std::net::SocketAddr;
 
-use kevy_transport::{ShardHandler, ShardLoop, TransportError};
+use kevy_transport::{ShardLoop, TransportError};
 
 use super::ServerError;
 use crate::config::Config;
+use crate::replication::handler::ReplicatedShard;
 
 #[cfg(feature = "tls")]
 pub(super) type TlsServerConfig = std::sync::Arc<kevy_transport::tls::ServerConfig>;
@@ -54,25 +55,26 @@ pub(super) fn server_config(_config: &Config) -> Result<TlsServerConfig, ServerE
     Err(ServerError::TlsNotCompiled)
 }
 
-/// Runs one shard's loop over its handler, behind TLS when configured.
-pub(super) fn run_shard<L: ShardLoop, H: ShardHandler>(
+/// Runs one shard's loop over its core with replication around it, behind
+/// TLS when configured.
+pub(super) fn run_shard<L: ShardLoop>(
     shard_loop: L,
-    mut core: H,
+    mut core: ReplicatedShard,
     tls: Option<(TlsServerConfig, Vec<SocketAddr>)>,
 ) -> Result<(), TransportError> {
-    crate::persist::aof_shard::attach_at_start(&mut core);
+    crate::persist::aof_shard::attach_at_start(&mut core.core);
     match tls {
         #[cfg(feature = "tls")]
         Some((server_config, tls_addrs)) => {
             let mut handler = kevy_transport::tls::TlsHandler::new(core, server_config, tls_addrs);
             let result = shard_loop.run(&mut handler);
-            crate::persist::shutdown::on_shard_stop(handler.inner_mut());
+            crate::persist::shutdown::on_shard_stop(&mut handler.inner_mut().core);
             result
         }
         #[allow(unreachable_patterns)]
         _ => {
             let result = shard_loop.run(&mut core);
-            crate::persist::shutdown::on_shard_stop(&mut core);
+            crate::persist::shutdown::on_shard_stop(&mut core.core);
             result
         }
     }
