@@ -20,6 +20,10 @@
 //! - `T offset:u64 txn:u64 parts:u16 len:u32 payload crc:u32` — one shard's
 //!   part of a cross-shard atomic write;
 //! - `C codec:u8 len:u32 payload crc:u32` — one snapshot chunk (opaque);
+//! - `X len:u32 ids:u64* crc:u32` — the cross-shard transactions whose
+//!   part on this shard the snapshot already holds (sent just before
+//!   `+SNAPSHOT_END`): a replica must not wait for those parts, since the
+//!   shards of a primary freeze their snapshots at different moments;
 //! - `P offset:u64 flags:u8 crc:u32` — heartbeat carrying the primary's
 //!   offset; flag bit 0 asks the replica to acknowledge at once (for
 //!   `WAIT`); other bits are ignored, for later use.
@@ -49,6 +53,10 @@ pub(crate) const TAG_WRITE: u8 = b'W';
 pub(crate) const TAG_TXN_WRITE: u8 = b'T';
 pub(crate) const TAG_CHUNK: u8 = b'C';
 pub(crate) const TAG_PING: u8 = b'P';
+pub(crate) const TAG_COVERED: u8 = b'X';
+pub(crate) const COVERED_HEADER: usize = 1 + 4;
+/// Most transaction ids one `X` frame may list.
+pub const COVERED_MAX: usize = 1 << 20;
 pub(crate) const WRITE_HEADER: usize = 1 + 8 + 4;
 pub(crate) const TXN_WRITE_HEADER: usize = 1 + 8 + 8 + 2 + 4;
 pub(crate) const CHUNK_HEADER: usize = 1 + 1 + 4;
@@ -180,6 +188,10 @@ pub enum PrimaryMessage {
         offset: u64,
         ack_requested: bool,
     },
+    /// `X`: transactions whose part on this shard the snapshot holds.
+    CoveredTransactions {
+        ids: Vec<u64>,
+    },
     /// `-ERR ...`: the primary refuses or closes the link.
     Error {
         text: String,
@@ -215,6 +227,7 @@ impl PrimaryMessage {
                 offset,
                 ack_requested,
             } => encode_ping(out, *offset, *ack_requested),
+            PrimaryMessage::CoveredTransactions { ids } => encode_covered(out, ids),
             PrimaryMessage::Error { text } => encode_error(out, text),
         }
     }
@@ -297,6 +310,18 @@ pub fn encode_chunk(out: &mut Vec<u8>, codec: Codec, bytes: &[u8]) {
     out.push(TAG_CHUNK);
     out.push(codec.wire_tag());
     push_payload_and_crc(out, start, bytes);
+}
+
+/// Appends a covered-transactions frame; at most [`COVERED_MAX`] ids.
+pub fn encode_covered(out: &mut Vec<u8>, ids: &[u64]) {
+    assert!(
+        ids.len() <= COVERED_MAX,
+        "covered frames list at most COVERED_MAX ids"
+    );
+    let start = out.len();
+    out.push(TAG_COVERED);
+    let bytes: Vec<u8> = ids.iter().flat_map(|id| id.to_le_bytes()).collect();
+    push_payload_and_crc(out, start, &bytes);
 }
 
 pub fn encode_ping(out: &mut Vec<u8>, offset: u64, ack_requested: bool) {

@@ -154,6 +154,7 @@ pub fn message_name(message: &PrimaryMessage) -> &'static str {
         PrimaryMessage::SnapshotEnd { .. } => "+SNAPSHOT_END",
         PrimaryMessage::Write { .. } => "write frame",
         PrimaryMessage::Ping { .. } => "heartbeat",
+        PrimaryMessage::CoveredTransactions { .. } => "covered transactions",
         PrimaryMessage::Error { .. } => "-ERR",
     }
 }

@@ -80,7 +80,7 @@ mod txn;
 pub use backlog::{BacklogFrame, ReplicationBacklog};
 pub use frame::{
     Codec, CodecSet, PrimaryDecoder, PrimaryMessage, ReplicaDecoder, ReplicaMessage,
-    ReplicateRequest, TxnMark, FRAME_PAYLOAD_MAX, SNAPSHOT_CHUNK_MAX,
+    ReplicateRequest, TxnMark, COVERED_MAX, FRAME_PAYLOAD_MAX, SNAPSHOT_CHUNK_MAX,
 };
 pub use handshake::{HandshakeDecision, HandshakeReply};
 pub use pump::{PumpEvent, PumpLimits, ReplicaPump};
@@ -122,6 +122,8 @@ pub enum ReplicationError {
         len: u64,
         max: usize,
     },
+    #[error("a covered-transactions frame of {len} bytes is not a list of 8-byte ids")]
+    MalformedCovered { len: usize },
     #[error("empty write frame at offset {offset}")]
     EmptyWrite { offset: u64 },
     #[error("transaction {id} claims zero parts")]

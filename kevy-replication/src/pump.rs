@@ -260,8 +260,24 @@ impl ReplicaPump {
     /// Ends the snapshot, which holds every write before `ack_offset`;
     /// live frames follow from there.
     pub fn end_snapshot(&mut self, ack_offset: u64, now_ms: u64) -> Result<(), ReplicationError> {
+        self.end_snapshot_covering(ack_offset, &[], now_ms)
+    }
+
+    /// [`Self::end_snapshot`], telling the replica which cross-shard
+    /// transactions the snapshot holds this shard's part of (the ids the
+    /// backlog marks before `ack_offset`): their parts on other shards
+    /// may arrive as frames, and must not wait for this one.
+    pub fn end_snapshot_covering(
+        &mut self,
+        ack_offset: u64,
+        covered: &[u64],
+        now_ms: u64,
+    ) -> Result<(), ReplicationError> {
         if self.state != LinkState::Snapshot {
             return Err(ReplicationError::NoSnapshotInProgress);
+        }
+        for ids in covered.chunks(frame::COVERED_MAX) {
+            frame::encode_covered(&mut self.output, ids);
         }
         PrimaryMessage::SnapshotEnd { offset: ack_offset }.encode(&mut self.output);
         self.start_streaming(ack_offset, now_ms);

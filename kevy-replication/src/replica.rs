@@ -70,6 +70,11 @@ pub enum ReplicaEvent {
     SnapshotEnd {
         offset: u64,
     },
+    /// Transactions whose part on this stream the snapshot holds (comes
+    /// before `SnapshotEnd`): give them to the `TxnAssembler`.
+    CoveredTransactions {
+        ids: Vec<u64>,
+    },
     /// The link broke during a snapshot: discard what was loaded.
     SnapshotAborted,
     /// Apply one write occupying `offset .. offset + bytes.len()`.
@@ -227,6 +232,11 @@ impl ReplicaLink {
                 };
                 self.delivered = Some((replid, offset));
                 self.events.push_back(ReplicaEvent::SnapshotEnd { offset });
+                Ok(())
+            }
+            (LinkState::Snapshot { .. }, PrimaryMessage::CoveredTransactions { ids }) => {
+                self.events
+                    .push_back(ReplicaEvent::CoveredTransactions { ids });
                 Ok(())
             }
             (LinkState::Snapshot { .. }, PrimaryMessage::Ping { offset, .. }) => {

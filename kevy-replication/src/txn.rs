@@ -14,7 +14,7 @@
 //! Limits: held bytes are capped; a primary whose parts never complete
 //! fails the assembly instead of growing memory.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::frame::TxnMark;
 use crate::ReplicationError;
@@ -64,6 +64,9 @@ struct Pending {
     parts: u16,
     /// Streams whose part has arrived.
     arrived: Vec<usize>,
+    /// Streams whose part is inside the snapshot they loaded: it counts as
+    /// arrived and applied.
+    covered: Vec<usize>,
 }
 
 /// Holds transaction parts until complete, across a replica's streams.
@@ -73,6 +76,8 @@ pub struct TxnAssembler {
     held_bytes: usize,
     max_held_bytes: usize,
     ready: VecDeque<ApplyStep>,
+    /// Per stream: transactions whose part that stream's snapshot holds.
+    covered: Vec<HashSet<u64>>,
 }
 
 impl TxnAssembler {
@@ -85,7 +90,29 @@ impl TxnAssembler {
             held_bytes: 0,
             max_held_bytes,
             ready: VecDeque::new(),
+            covered: (0..streams).map(|_| HashSet::new()).collect(),
         }
+    }
+
+    /// `stream` loaded a snapshot that holds its part of each transaction
+    /// in `ids` (a primary's shards freeze their snapshots at different
+    /// moments, so another stream may still deliver its part as a frame):
+    /// those parts count as arrived. Replaces what an earlier snapshot of
+    /// the stream covered.
+    pub fn covered_by_snapshot(&mut self, stream: usize, ids: &[u64]) {
+        let Some(set) = self.covered.get_mut(stream) else {
+            return;
+        };
+        *set = ids.iter().copied().collect();
+        for (id, pending) in &mut self.pending {
+            if set.contains(id)
+                && !pending.arrived.contains(&stream)
+                && !pending.covered.contains(&stream)
+            {
+                pending.covered.push(stream);
+            }
+        }
+        self.release();
     }
 
     /// Takes the next write (`txn: None`) or transaction part of `stream`.
@@ -118,13 +145,19 @@ impl TxnAssembler {
                 streams,
             });
         }
-        let pending = self.pending.entry(mark.id).or_insert(Pending {
+        let covered = &self.covered;
+        let pending = self.pending.entry(mark.id).or_insert_with(|| Pending {
             parts: mark.parts,
             arrived: Vec::new(),
+            covered: (0..covered.len())
+                .filter(|&s| s != stream && covered[s].contains(&mark.id))
+                .collect(),
         });
         if pending.parts != mark.parts || pending.arrived.contains(&stream) {
             return Err(ReplicationError::TxnInconsistent { id: mark.id });
         }
+        // A real part replaces a covered one (never both counted).
+        pending.covered.retain(|&covered| covered != stream);
         pending.arrived.push(stream);
         let part = TxnPart {
             stream,
@@ -183,7 +216,7 @@ impl TxnAssembler {
         let Some(pending) = self.pending.get(&id) else {
             return false;
         };
-        usize::from(pending.parts) == pending.arrived.len()
+        usize::from(pending.parts) <= pending.arrived.len() + pending.covered.len()
             && pending.arrived.iter().all(|&stream| {
                 matches!(self.streams[stream].front(), Some(Held::Part { mark, .. }) if mark.id == id)
             })

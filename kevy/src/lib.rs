@@ -16,6 +16,7 @@ pub mod keyspace;
 pub mod logging;
 pub mod persist;
 pub mod random;
+pub mod replication;
 pub mod resp;
 pub mod server;
 pub mod shard;

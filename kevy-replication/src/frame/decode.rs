@@ -170,6 +170,26 @@ fn parse_primary(
             };
             Ok(Some((message, frame.len)))
         }
+        TAG_COVERED => {
+            let max = COVERED_MAX * 8;
+            let Some(frame) = checked_frame(bytes, COVERED_HEADER, max, "covered")? else {
+                return Ok(None);
+            };
+            if frame.payload.len() % 8 != 0 {
+                return Err(ReplicationError::MalformedCovered {
+                    len: frame.payload.len(),
+                });
+            }
+            let ids = frame
+                .payload
+                .chunks_exact(8)
+                .map(|id| read_u64(id, 0))
+                .collect();
+            Ok(Some((
+                PrimaryMessage::CoveredTransactions { ids },
+                frame.len,
+            )))
+        }
         TAG_PING => {
             if bytes.len() < PING_LEN {
                 return Ok(None);

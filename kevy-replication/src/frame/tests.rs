@@ -286,3 +286,23 @@ proptest! {
         while let Ok(Some(_)) = decoder.next_message() {}
     }
 }
+
+#[test]
+fn covered_transactions_round_trip_and_are_checked() {
+    let message = PrimaryMessage::CoveredTransactions {
+        ids: vec![1, u64::MAX, 1 << 48 | 7],
+    };
+    let mut bytes = Vec::new();
+    message.encode(&mut bytes);
+    let mut decoder = PrimaryDecoder::default();
+    decoder.feed(&bytes);
+    assert_eq!(decoder.next_message(), Ok(Some(message)));
+    // A flipped id byte is caught by the crc.
+    bytes[6] ^= 1;
+    let mut decoder = PrimaryDecoder::default();
+    decoder.feed(&bytes);
+    assert!(matches!(
+        decoder.next_message(),
+        Err(ReplicationError::ChecksumMismatch { .. })
+    ));
+}

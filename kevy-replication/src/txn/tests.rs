@@ -221,3 +221,31 @@ proptest! {
         prop_assert_eq!(assembler.held_bytes(), 0);
     }
 }
+
+#[test]
+fn a_part_frozen_into_another_streams_snapshot_does_not_hold_the_stream() {
+    let mut assembler = TxnAssembler::new(2, 1 << 20);
+    let mark = TxnMark { id: 9, parts: 2 };
+    // Stream 1's snapshot holds its part of transaction 9; stream 0's part
+    // arrives as a frame, before or after stream 1 says so.
+    assembler.push(0, 0, Some(mark), b"a".to_vec()).unwrap();
+    assembler.push(0, 1, None, b"b".to_vec()).unwrap();
+    assert_eq!(assembler.poll_step(), None, "held for stream 1's part");
+    assembler.covered_by_snapshot(1, &[9]);
+    assert!(matches!(
+        assembler.poll_step(),
+        Some(ApplyStep::ApplyTransaction { id: 9, ref parts }) if parts.len() == 1
+    ));
+    assert!(matches!(
+        assembler.poll_step(),
+        Some(ApplyStep::Apply { .. })
+    ));
+    // Covered first, part later: released at once.
+    assembler.covered_by_snapshot(1, &[10]);
+    let mark = TxnMark { id: 10, parts: 2 };
+    assembler.push(0, 2, Some(mark), b"c".to_vec()).unwrap();
+    assert!(matches!(
+        assembler.poll_step(),
+        Some(ApplyStep::ApplyTransaction { id: 10, .. })
+    ));
+}

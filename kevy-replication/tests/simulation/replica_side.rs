@@ -72,6 +72,8 @@ impl Sim {
                         return Err(format!("snapshot ends at {} not {offset}", self.data_end()));
                     }
                 }
+                // This simulation's primary marks no transactions.
+                ReplicaEvent::CoveredTransactions { .. } => {}
                 ReplicaEvent::SnapshotAborted => self.loading = None,
                 ReplicaEvent::Apply { offset, bytes } => {
                     self.push_assembler(offset, None, bytes)?

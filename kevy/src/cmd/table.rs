@@ -28,6 +28,8 @@ pub static COMMANDS: &[&[CommandSpec]] = &[
     super::pubsub::COMMANDS,
     super::multi::COMMANDS,
     super::persist::COMMANDS,
+    super::replication::COMMANDS,
+    super::debug::COMMANDS,
 ];
 
 /// Longest command name we look up (longer names cannot exist).

@@ -188,6 +188,49 @@ pub(super) static DIRECTIVES: &[Directive] = &[
     ),
     d("notify-keyspace-events", Kind::Text, "", true),
     d("replica-read-only", Kind::Bool, "yes", true),
+    // Replication: `replicaof <host> <port>` at start (the REPLICAOF
+    // command changes the role at run time, as in Redis).
+    d("replicaof", Kind::Text, "", false),
+    d("masteruser", Kind::Text, "", true),
+    d("repl-backlog-size", Kind::Memory, "1048576", true),
+    d(
+        "repl-ping-replica-period",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        "10",
+        true,
+    ),
+    d(
+        "repl-timeout",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        "60",
+        true,
+    ),
+    // kevy's own: shard i of a primary serves replicas on
+    // `replication-port-base + i`; 0 lets the kernel pick each port
+    // (replicas learn them with `REPLCONF KEVY-TOPOLOGY`).
+    d(
+        "replication-port-base",
+        Kind::Int { min: 0, max: 65535 },
+        "0",
+        false,
+    ),
+    // kevy's own: the codec a primary offers for full-sync chunks (zstd
+    // needs the feature; replicas without it get plain chunks).
+    d(
+        "repl-snapshot-compression",
+        Kind::OneOf(&["none", "zstd"]),
+        "none",
+        true,
+    ),
+    d("tls-replication", Kind::Bool, "no", false),
+    d("tls-client-cert-file", Kind::Text, "", false),
+    d("tls-client-key-file", Kind::Text, "", false),
     d("io-threads", Kind::Int { min: 1, max: 128 }, "1", false),
     d(
         "supervised",
@@ -258,4 +301,6 @@ pub(super) static ALIASES: &[(&str, &str)] = &[
     ("zset-max-ziplist-value", "zset-max-listpack-value"),
     ("list-max-ziplist-size", "list-max-listpack-size"),
     ("slave-read-only", "replica-read-only"),
+    ("slaveof", "replicaof"),
+    ("repl-ping-slave-period", "repl-ping-replica-period"),
 ];

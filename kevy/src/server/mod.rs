@@ -142,9 +142,10 @@ impl Server {
     pub fn start_on<L: ShardLoop>(self) -> Result<RunningServer, ServerError> {
         let shards = self.shard_count();
         let tls_port = tls::tls_port(&self.config);
-        let tls_config = match tls_port {
-            Some(_) => Some(tls::server_config(&self.config)?),
-            None => None,
+        let tls_replication = tls::tls_replication(&self.config);
+        let tls_config = match tls_port.is_some() || tls_replication {
+            true => Some(tls::server_config(&self.config)?),
+            false => None,
         };
         let (addrs, port, mut reservations) = reserve(&self.config.bind, self.config.port)?;
         let (tls_addrs, tls_reservations) = match tls_port {
@@ -156,8 +157,13 @@ impl Server {
         };
         reservations.extend(tls_reservations);
         let listen: Vec<SocketAddr> = addrs.iter().chain(&tls_addrs).copied().collect();
+        let repl_addrs = replication_addrs(&self.config, addrs[0], shards, &mut reservations)?;
         let loops = (0..shards)
-            .map(|_| L::bind(&listen))
+            .map(|shard| {
+                let mut own = listen.clone();
+                own.push(repl_addrs[shard]);
+                L::bind(&own)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         drop(reservations);
         let doorbells: Arc<[Doorbell]> = loops.iter().map(|l| Doorbell::new(l.waker())).collect();
@@ -172,12 +178,25 @@ impl Server {
         .into_iter();
         self.config.snapshots.shared().aof.mark_all_served(shards);
         let shared = Arc::new(ServerShared::new(shards, port));
+        let replication = shared.replication.clone();
+        replication.set_ports(repl_addrs.iter().map(SocketAddr::port).collect());
+        replication.set_doorbells(doorbells.clone());
+        replication.configure(
+            self.config.get("replica-read-only") != Some("no"),
+            crate::replication::backlog_size(&self.config) as u64,
+        );
+        let upstream = startup_upstream(&self.config)?;
         let mut threads = Vec::with_capacity(shards);
         let pin_cores = self.config.get("pin-cores") == Some("yes");
         for (id, (shard_loop, mesh)) in loops.into_iter().zip(meshes).enumerate() {
             let shared = shared.clone();
             let config = self.config.clone();
-            let tls = tls_config.clone().map(|c| (c, tls_addrs.clone()));
+            let mut shard_tls_addrs = tls_addrs.clone();
+            if tls_replication {
+                shard_tls_addrs.push(repl_addrs[id]);
+            }
+            let tls = tls_config.clone().map(|c| (c, shard_tls_addrs));
+            let repl_port = repl_addrs[id].port();
             let keyspace = loaded.next();
             let handle = std::thread::Builder::new()
                 .name(format!("kevy-shard-{id}"))
@@ -189,13 +208,25 @@ impl Server {
                     if let Some(keyspace) = keyspace {
                         core.keyspace = keyspace;
                     }
-                    if let Err(err) = tls::run_shard(shard_loop, core, tls) {
+                    let primary = crate::replication::primary::PrimaryShard::new(
+                        id,
+                        shared.replication.clone(),
+                        repl_port,
+                        crate::replication::backlog_size(&core.config),
+                        crate::replication::pump_limits(&core.config),
+                        crate::replication::primary_codecs(&core.config),
+                    );
+                    let handler = crate::replication::handler::ReplicatedShard::new(core, primary);
+                    if let Err(err) = tls::run_shard(shard_loop, handler, tls) {
                         log::error!("Shard {id} stopped: {err}");
                         shared.shutdown.store(true, Ordering::SeqCst);
                     }
                 })
                 .map_err(ServerError::Thread)?;
             threads.push(handle);
+        }
+        if let Some(upstream) = upstream {
+            crate::replication::replicate_from(&shared, &self.config, upstream);
         }
         Ok(RunningServer {
             shared,
@@ -205,6 +236,54 @@ impl Server {
             addrs,
             tls_addrs,
         })
+    }
+}
+
+/// Each shard's replication address on the first bind address:
+/// `replication-port-base + shard`, or a port the kernel picks (reserved
+/// in `reservations` until every shard has bound it).
+fn replication_addrs(
+    config: &Config,
+    first: SocketAddr,
+    shards: usize,
+    reservations: &mut Vec<socket2::Socket>,
+) -> Result<Vec<SocketAddr>, ServerError> {
+    (0..shards)
+        .map(|shard| {
+            let port = crate::replication::configured_port(config, shard).ok_or_else(|| {
+                ServerError::Config {
+                    name: "replication-port-base".into(),
+                    source: ConfigError::Invalid(format!("no port for shard {shard}")),
+                }
+            })?;
+            let (socket, bound) = reserve_port(SocketAddr::new(first.ip(), port))?;
+            reservations.push(socket);
+            Ok(bound)
+        })
+        .collect()
+}
+
+/// `replicaof <host> <port>` from the command line or the config file.
+fn startup_upstream(config: &Config) -> Result<Option<crate::replication::Upstream>, ServerError> {
+    let text = config.get("replicaof").unwrap_or("").trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let bad = |reason: &str| ServerError::Config {
+        name: "replicaof".into(),
+        source: ConfigError::Invalid(reason.into()),
+    };
+    let words: Vec<&str> = text.split_whitespace().collect();
+    match words.as_slice() {
+        [no, one] if no.eq_ignore_ascii_case("no") && one.eq_ignore_ascii_case("one") => Ok(None),
+        [host, port] => {
+            let port: u16 = port.parse().map_err(|_| bad("Invalid master port"))?;
+            Ok(Some(crate::replication::Upstream {
+                host: host.to_string(),
+                port,
+            }))
+        }
+        _ => Err(bad("expected replicaof <host> <port>")),
     }
 }
 

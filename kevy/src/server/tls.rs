@@ -11,7 +11,7 @@ use kevy_transport::{ShardLoop, TransportError};
 
 use super::ServerError;
 use crate::config::Config;
-use crate::shard::ShardCore;
+use crate::replication::handler::ReplicatedShard;
 
 #[cfg(feature = "tls")]
 pub(super) type TlsServerConfig = std::sync::Arc<kevy_transport::tls::ServerConfig>;
@@ -19,6 +19,11 @@ pub(super) type TlsServerConfig = std::sync::Arc<kevy_transport::tls::ServerConf
 #[cfg(not(feature = "tls"))]
 #[derive(Clone)]
 pub(super) enum TlsServerConfig {}
+
+/// Whether replication links are served over TLS.
+pub(super) fn tls_replication(config: &Config) -> bool {
+    config.get("tls-replication") == Some("yes")
+}
 
 /// The TLS port, when `tls-port` asks for one.
 pub(super) fn tls_port(config: &Config) -> Option<u16> {
@@ -50,25 +55,26 @@ pub(super) fn server_config(_config: &Config) -> Result<TlsServerConfig, ServerE
     Err(ServerError::TlsNotCompiled)
 }
 
-/// Runs one shard's loop over its core, behind TLS when configured.
+/// Runs one shard's loop over its core with replication around it, behind
+/// TLS when configured.
 pub(super) fn run_shard<L: ShardLoop>(
     shard_loop: L,
-    mut core: ShardCore,
+    mut core: ReplicatedShard,
     tls: Option<(TlsServerConfig, Vec<SocketAddr>)>,
 ) -> Result<(), TransportError> {
-    crate::persist::aof_shard::attach_at_start(&mut core);
+    crate::persist::aof_shard::attach_at_start(&mut core.core);
     match tls {
         #[cfg(feature = "tls")]
         Some((server_config, tls_addrs)) => {
             let mut handler = kevy_transport::tls::TlsHandler::new(core, server_config, tls_addrs);
             let result = shard_loop.run(&mut handler);
-            crate::persist::shutdown::on_shard_stop(handler.inner_mut());
+            crate::persist::shutdown::on_shard_stop(&mut handler.inner_mut().core);
             result
         }
         #[allow(unreachable_patterns)]
         _ => {
             let result = shard_loop.run(&mut core);
-            crate::persist::shutdown::on_shard_stop(&mut core);
+            crate::persist::shutdown::on_shard_stop(&mut core.core);
             result
         }
     }

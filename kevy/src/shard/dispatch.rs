@@ -58,6 +58,11 @@ impl ShardCore {
             self.reject(id, index, errors::NOAUTH);
             return;
         }
+        let client_id = conn.client_id;
+        if spec.is_write() && self.shared.replication.refuses_writes(client_id) {
+            self.reject(id, index, crate::replication::READONLY_ERROR);
+            return;
+        }
         if self.pubsub_gate(id, index, spec, argv) {
             return;
         }

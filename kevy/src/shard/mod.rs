@@ -74,6 +74,8 @@ pub struct ServerShared {
     pub slots: SlotTable,
     /// Orders `CONFIG SET`s server-wide.
     pub config_epoch: AtomicU64,
+    /// Role, offsets, replicas and the replica runner's inboxes.
+    pub replication: Arc<crate::replication::ReplicationState>,
 }
 
 impl ServerShared {
@@ -95,6 +97,7 @@ impl ServerShared {
             blocked_clients: AtomicU64::new(0),
             slots: SlotTable::new(shards),
             config_epoch: AtomicU64::new(0),
+            replication: Arc::new(crate::replication::ReplicationState::new(shards)),
         }
     }
 }
@@ -398,6 +401,31 @@ impl ShardCore {
                 }
             }
         }
+    }
+}
+
+/// Hooks of the replication layer (`crate::replication`): `WAIT` replies
+/// later, and replicated writes wait while the shard is locked.
+impl ShardCore {
+    pub fn is_locked(&self) -> bool {
+        self.lock.is_held()
+    }
+
+    /// Fills the reply reserved by [`ConnCtx::defer_reply`].
+    pub fn fill_deferred(&mut self, id: ConnId, client_id: u64, seq: u64, bytes: &[u8]) {
+        if let Some(conn) = self.conn(id).filter(|c| c.client_id == client_id) {
+            conn.fill_pending(seq, bytes);
+            conn.release_ready();
+            self.mark_dirty(id);
+        }
+    }
+}
+
+impl ConnCtx<'_> {
+    /// Reserves this command's reply for later; returns its sequence.
+    pub fn defer_reply(&mut self) -> u64 {
+        self.deferred = true;
+        self.conn().reserve_slot(conn::ReplySlot::Pending)
     }
 }
 

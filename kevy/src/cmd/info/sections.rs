@@ -10,6 +10,7 @@ use std::time::Instant;
 use super::system::{multiplexing_api, os_name, resident_memory, rusage, total_system_memory};
 use super::{Facts, Lines};
 use crate::cmd::REDIS_VERSION;
+use crate::replication::state::LinkState;
 use crate::shard::ShardStats;
 
 fn unix_micros() -> u128 {
@@ -313,19 +314,82 @@ pub(super) fn stats_section(lines: &mut Lines, stats: &ShardStats) {
 }
 
 pub(super) fn replication_section(lines: &mut Lines, facts: &Facts) {
+    let state = &facts.shared.replication;
+    let now_ms = crate::shard::unix_ms();
+    let status = state.status();
     lines.title("Replication");
-    lines.field("role", "master");
-    lines.field("connected_slaves", 0);
+    match (&status.upstream, &status.replica) {
+        (Some(upstream), Some(replica)) => {
+            let connected = replica.link == LinkState::Connected;
+            lines.field("role", "slave");
+            lines.field("master_host", &upstream.host);
+            lines.field("master_port", upstream.port);
+            lines.field("master_link_status", if connected { "up" } else { "down" });
+            let io_ago = match replica.last_io_ms {
+                0 => -1,
+                at => (now_ms.saturating_sub(at) / 1000) as i64,
+            };
+            lines.field("master_last_io_seconds_ago", io_ago);
+            let syncing = replica.link == LinkState::Sync;
+            lines.field("master_sync_in_progress", u8::from(syncing));
+            let applied: u64 = replica.applied.iter().sum();
+            lines.field("slave_read_repl_offset", applied);
+            lines.field("slave_repl_offset", applied);
+            if let Some(since) = replica.down_since_ms {
+                lines.field(
+                    "master_link_down_since_seconds",
+                    now_ms.saturating_sub(since) / 1000,
+                );
+            }
+            lines.field("slave_priority", 100);
+            let read_only = state.read_only_setting();
+            lines.field("slave_read_only", u8::from(read_only));
+            lines.field("replica_announced", 1);
+            // kevy's own: how the links (re)synchronized, for operators
+            // and tests (a partial resume versus a full sync).
+            lines.field("kevy_full_syncs", replica.full_syncs);
+            lines.field("kevy_partial_syncs", replica.partial_syncs);
+            lines.field(
+                "kevy_last_link_error",
+                replica.last_error.as_deref().unwrap_or(""),
+            );
+        }
+        _ => lines.field("role", "master"),
+    }
+    let replicas: Vec<_> = status.replicas.values().cloned().collect();
+    let (served_full, served_partial) = (status.served_full_syncs, status.served_partial_syncs);
+    let replid = status.replid;
+    drop(status);
+    lines.field("connected_slaves", replicas.len());
+    for (index, replica) in replicas.iter().enumerate() {
+        let offset: u64 = replica.acked.iter().map(|a| a.unwrap_or(0)).sum();
+        let state_name = if replica.syncing > 0 {
+            "send_bulk"
+        } else {
+            "online"
+        };
+        let lag = now_ms.saturating_sub(replica.last_ack_ms) / 1000;
+        lines.field(
+            &format!("slave{index}"),
+            format!(
+                "ip={},port={},state={state_name},offset={offset},lag={lag}",
+                replica.ip, replica.port
+            ),
+        );
+    }
     lines.field("master_failover_state", "no-failover");
-    // No replication history exists yet; the run id names this one.
-    lines.field("master_replid", &facts.shared.run_id);
+    lines.field("master_replid", replid);
     lines.field("master_replid2", "0".repeat(40));
-    lines.field("master_repl_offset", 0);
+    let offset = state.total_offset();
+    lines.field("master_repl_offset", offset);
     lines.field("second_repl_offset", -1);
-    lines.field("repl_backlog_active", 0);
-    lines.field("repl_backlog_size", 1_048_576);
+    lines.field("repl_backlog_active", 1);
+    lines.field("repl_backlog_size", state.backlog_size());
     lines.field("repl_backlog_first_byte_offset", 0);
-    lines.field("repl_backlog_histlen", 0);
+    lines.field("repl_backlog_histlen", offset.min(state.backlog_size()));
+    lines.field("kevy_replication_shards", state.shards());
+    lines.field("kevy_served_full_syncs", served_full);
+    lines.field("kevy_served_partial_syncs", served_partial);
 }
 
 pub(super) fn cpu_section(lines: &mut Lines) {
