@@ -166,31 +166,7 @@ pub fn swap_slots(
 
 /// The command that leaves `key` holding `value` (with its expiry).
 fn push_value(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_at: Option<u64>) {
-    let at = expire_at.map(|at| at.to_string());
-    if let Value::Str(s) = value {
-        let mut scratch = Vec::new();
-        let bytes = s.as_bytes(&mut scratch);
-        match &at {
-            Some(at) => push_command(out, &[b"SET", key, bytes, b"PXAT", at.as_bytes()]),
-            None => push_command(out, &[b"SET", key, bytes]),
-        }
-        return;
-    }
-    match cmd::dump_payload(value) {
-        Ok(payload) => {
-            let ttl = at.unwrap_or_else(|| "0".into());
-            let args: [&[u8]; 6] = [
-                b"RESTORE",
-                key,
-                ttl.as_bytes(),
-                &payload,
-                b"REPLACE",
-                b"ABSTTL",
-            ];
-            push_command(out, &args);
-        }
-        Err(kind) => log::warn!("a swapped {kind} value cannot be sent to replicas"),
-    }
+    crate::shard::propagate::push_value_command(out, key, Some((value, expire_at)));
 }
 
 /// Moves every key of `staged` into `keyspace` (which holds none of them).

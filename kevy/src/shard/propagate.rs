@@ -316,8 +316,13 @@ fn writes(spec: &CommandSpec, argv: Argv) -> bool {
     spec.is_write() || (spec.name == "xgroup" && !argv.get(1).eq_ignore_ascii_case(b"help"))
 }
 
-/// The command that leaves `key` holding `value` (or absent).
-fn push_value_command(out: &mut Vec<u8>, key: &[u8], value: Option<(&Value, Option<u64>)>) {
+/// The command that leaves `key` holding `value` (or absent): `SET ...
+/// [PXAT]` for strings, `RESTORE ... REPLACE ABSTTL` for other types, `DEL`.
+pub(crate) fn push_value_command(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    value: Option<(&Value, Option<u64>)>,
+) {
     let Some((value, expire_at)) = value else {
         push_command(out, &[b"DEL", key]);
         return;
